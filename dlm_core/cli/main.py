@@ -1,0 +1,89 @@
+"""The ``dlm`` command line: global options, error handling, subcommands.
+
+Commands are thin: they parse arguments, call one function of the core and
+print. Nothing here imports torch; the heavy work is imported inside the
+commands that need it.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from dlm_core import __version__
+from dlm_core.cli.app import make_app
+from dlm_core.errors import DlmError
+
+# name -> "module:attribute", imported only when the command runs or --help lists it.
+COMMANDS: dict[str, str] = {
+    "init": "dlm_core.cli.init_cmd:init",
+    "show": "dlm_core.cli.show_cmd:show",
+    "plugins": "dlm_core.cli.plugins_cmd:plugins",
+}
+
+
+class DlmGroup(click.Group):
+    """Loads subcommands on demand and turns errors into one ``error:`` line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        module = __import__(module_name, fromlist=[attribute])
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except DlmError as exc:
+            _fail(ctx, str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say so, show the traceback only on request
+            _fail(ctx, f"unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)", 1)
+
+
+def _verbose(ctx: click.Context) -> bool:
+    return bool(getattr(ctx.obj, "verbose", False))
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    if _verbose(ctx):
+        traceback.print_exc()
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    click.echo(f"error: {first_line}", err=True)
+    ctx.exit(code)
+
+
+@click.group(cls=DlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dlm")
+@click.option("--home", type=click.Path(file_okay=False), envvar="DLM_HOME", help="dlm's state folder (default $DLM_HOME or ~/.dlm).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
+    """Train a LoRA adapter from a .dlm document, mine preference pairs from it, train again."""
+    ctx.obj = make_app(home, verbose)
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="dlm")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

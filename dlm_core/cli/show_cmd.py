@@ -1,0 +1,58 @@
+"""``dlm show``: the document, its sections, and what its store holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dlm_core.cli.app import App, pass_app
+from dlm_core.cli.output import echo_json, shorten
+from dlm_core.report import ShowReport, show_report
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def show(app: App, path: Path, as_json: bool) -> None:
+    """Show PATH's frontmatter, sections, adapter versions and staged plans."""
+    document = app.read(path)
+    report = show_report(path, document, app.store_for(document))
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(render(report))
+
+
+def render(report: ShowReport) -> str:
+    lines = [f"{report.path}: dlm_id {report.dlm_id or '(none yet)'}, base {report.base_model}"]
+    lines.append(f"sections ({len(report.sections)}):")
+    for s in report.sections:
+        if s.records:
+            what = f"{len(s.records)} record{'s' if len(s.records) != 1 else ''}"
+        else:
+            what = shorten(s.text or "", 40)
+        note = ""
+        if s.provenance and s.provenance.get("auto_mined"):
+            p = s.provenance
+            note = f"  auto-mined by {p['judge_name']} ({p['judge_score_chosen']:.3g} vs {p['judge_score_rejected']:.3g}, run {p['mined_run_id']})"
+        lines.append(f"  {s.index:>3}  {s.type:<12} {s.section_id}  {what}{note}")
+    store = report.store
+    if store is None or not store.exists:
+        lines.append("store: none yet (run `dlm train` to create it)")
+        return "\n".join(lines)
+    lines.append(f"store: {store.path}")
+    for v in store.versions:
+        mark = "*" if v.name == store.current else " "
+        loss = f"{v.final_loss:.4f}" if v.final_loss is not None else "-"
+        lines.append(f"  {mark} {v.name}  {v.phase or '?':<10} {v.trainer or '?':<6} steps {v.steps}  loss {loss}")
+    if not store.versions:
+        lines.append("  no adapter versions yet")
+    for p in store.staged_plans:
+        state = "" if p.complete else " (interrupted)"
+        lines.append(f"  staged: mine run {p.run_id}, {p.pairs} pairs by {p.judge}{state}")
+    if store.latest_mining:
+        m = store.latest_mining
+        lines.append(f"  latest mining: run {m['run_id']} ({m['status']}), {m.get('pairs', 0)} pairs from {m.get('prompts', 0)} prompts")
+    return "\n".join(lines)

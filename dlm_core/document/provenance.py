@@ -1,0 +1,187 @@
+"""Provenance markers: the ``<!-- dlm-... -->`` line right after a fence.
+
+A mined preference section records which judge ranked it, both scores, when
+and in which mine run. The marker carries all of its fields or none; a
+malformed value is an error, never a guess. The upstream project's
+``dlm-auto-synth`` marker on instruction sections is read too, so its
+documents open here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+MARKER_PREFIX = "<!-- dlm-"
+_MARKER_RE = re.compile(r"^<!-- (dlm-[a-z0-9-]+):(?P<body>.*?)\s*-->$")
+_ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", ">": ">"}
+
+
+class MarkerError(ValueError):
+    """A marker line that does not read; the parser adds file:line:col."""
+
+
+def _iso_timestamp(value: str) -> str:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MarkerError(f"mined_at must be an ISO-8601 timestamp, got {value!r}") from None
+    return value
+
+
+def _score(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise MarkerError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise MarkerError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _run_id(value: str) -> int:
+    if not re.fullmatch(r"[0-9]+", value):
+        raise MarkerError(f"mined_run_id must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _text(name: str, value: str) -> str:
+    if not value:
+        raise MarkerError(f"{name} must not be empty")
+    return value
+
+
+def _finite(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be finite")
+
+
+@attrs.frozen
+class MinedProvenance:
+    """Where an auto-mined preference pair came from."""
+
+    kind: ClassVar[str] = "dlm-auto-mined"
+
+    judge_name: str = attrs.field(validator=attrs.validators.min_len(1))
+    judge_score_chosen: float = attrs.field(converter=float, validator=_finite)
+    judge_score_rejected: float = attrs.field(converter=float, validator=_finite)
+    mined_at: str = attrs.field(validator=lambda _i, _a, v: _iso_timestamp(v))
+    mined_run_id: int = attrs.field(validator=attrs.validators.ge(0))
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, str]) -> MinedProvenance:
+        return cls(
+            judge_name=_text("judge_name", values["judge_name"]),
+            judge_score_chosen=_score("judge_score_chosen", values["judge_score_chosen"]),
+            judge_score_rejected=_score("judge_score_rejected", values["judge_score_rejected"]),
+            mined_at=_iso_timestamp(values["mined_at"]),
+            mined_run_id=_run_id(values["mined_run_id"]),
+        )
+
+    def attributes(self) -> dict[str, str]:
+        return {
+            "judge_name": self.judge_name,
+            "judge_score_chosen": repr(self.judge_score_chosen),
+            "judge_score_rejected": repr(self.judge_score_rejected),
+            "mined_at": self.mined_at,
+            "mined_run_id": str(self.mined_run_id),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"auto_mined": True, **attrs.asdict(self)}
+
+
+@attrs.frozen
+class SynthProvenance:
+    """Upstream's synthesized-instruction marker, kept so its documents open."""
+
+    kind: ClassVar[str] = "dlm-auto-synth"
+
+    synth_teacher: str = attrs.field(validator=attrs.validators.min_len(1))
+    synth_strategy: str = attrs.field(validator=attrs.validators.min_len(1))
+    synth_at: str = attrs.field(validator=attrs.validators.min_len(1))
+    source_section_id: str = attrs.field(validator=attrs.validators.min_len(1))
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, str]) -> SynthProvenance:
+        return cls(
+            synth_teacher=_text("synth_teacher", values["synth_teacher"]),
+            synth_strategy=_text("synth_strategy", values["synth_strategy"]),
+            synth_at=_text("synth_at", values["synth_at"]),
+            source_section_id=_text("source_section_id", values["source_section_id"]),
+        )
+
+    def attributes(self) -> dict[str, str]:
+        return attrs.asdict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"auto_synth": True, **attrs.asdict(self)}
+
+
+Provenance = MinedProvenance | SynthProvenance
+
+
+def marker_kind(line: str) -> str | None:
+    """The marker kind of a ``<!-- dlm-KIND: ... -->`` line, else None."""
+    match = _MARKER_RE.match(line)
+    return match.group(1) if match else None
+
+
+def parse_marker(line: str, allowed: tuple[type[Provenance], ...]) -> Provenance:
+    """Read a marker line into its provenance value.
+
+    :raises MarkerError: unknown kind, kind not allowed here, a missing or
+        extra field, or a malformed value.
+    """
+    match = _MARKER_RE.match(line)
+    if match is None:
+        raise MarkerError('expected a marker such as <!-- dlm-auto-mined: judge_name="..." ... -->')
+    kind = match.group(1)
+    by_kind = {cls.kind: cls for cls in allowed}
+    if kind not in by_kind:
+        where = ", ".join(sorted(by_kind)) or "none"
+        raise MarkerError(f"marker {kind} is not valid on this section (allowed here: {where})")
+    cls = by_kind[kind]
+    values = _read_attributes(match.group("body"))
+    expected = [f.name for f in attrs.fields(cls)]
+    missing = [name for name in expected if name not in values]
+    if missing:
+        raise MarkerError(f"{kind} marker is missing {', '.join(missing)} (all of {', '.join(expected)} are required)")
+    extra = sorted(set(values) - set(expected))
+    if extra:
+        raise MarkerError(f"{kind} marker has unknown field {', '.join(extra)}")
+    return cls.from_attributes(values)
+
+
+def render_marker(provenance: Provenance) -> str:
+    """The marker line for ``provenance`` (no line terminator)."""
+    body = " ".join(f'{key}="{_escape(value)}"' for key, value in provenance.attributes().items())
+    return f"<!-- {provenance.kind}: {body} -->"
+
+
+def _escape(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(">", "\\>")
+    )
+
+
+def _read_attributes(body: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    pos = 0
+    while pos < len(body):
+        if body[pos:].strip() == "":
+            break
+        match = _ATTR_RE.match(body, pos)
+        if match is None:
+            raise MarkerError(f'expected key="value" in marker at {body[pos:].strip()[:30]!r}')
+        key, raw = match.group(1), match.group(2)
+        if key in values:
+            raise MarkerError(f"marker field {key} appears twice")
+        values[key] = re.sub(r"\\(.)", lambda m: _UNESCAPES.get(m.group(1), m.group(1)), raw)
+        pos = match.end()
+    return values

@@ -1,0 +1,50 @@
+"""One cattrs converter for every file dlm writes (JSON and TOML).
+
+Values that cross a file boundary are attrs classes; this module turns them
+into plain data and back, with unknown keys tolerated on read so an older
+dlm can open a newer store.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cattrs
+import tomli_w
+
+from dlm_core.atomic import write_text_atomic
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(omit_if_default=False)
+converter.register_unstructure_hook(Path, str)
+converter.register_structure_hook(Path, lambda value, _t: Path(value))
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: leave None values out (they come back as defaults)."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text_atomic(path, json.dumps(converter.unstructure(value), indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path, cls: type[T]) -> T:
+    return converter.structure(json.loads(path.read_text(encoding="utf-8")), cls)
+
+
+def write_toml(path: Path, value: Any) -> None:
+    write_text_atomic(path, tomli_w.dumps(_drop_none(converter.unstructure(value))))
+
+
+def read_toml(path: Path, cls: type[T]) -> T:
+    with path.open("rb") as handle:
+        return converter.structure(tomllib.load(handle), cls)

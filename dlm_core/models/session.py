@@ -1,0 +1,136 @@
+"""One model session per command: the base and adapter loaded once.
+
+The sampler and the sway judge share a session, so the base model and the
+current adapter are loaded a single time per ``dlm`` command. The base view
+(adapter disabled) comes from PEFT's ``disable_adapter()``, not a second
+copy. CUDA runs in bf16 when available, the CPU in fp32; ``--device``
+overrides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from dlm_core.errors import ModelError
+from dlm_core.models.chat import ChatFormat
+from dlm_core.models.registry import BaseModelRef
+from dlm_core.models.resolve import check_loadable, resolve_base
+
+
+def pick_device(requested: str | None = None) -> tuple[str, Any]:
+    """``(device, dtype)``: the request, else CUDA with bf16 if present, else CPU fp32."""
+    import torch
+
+    if requested and requested != "auto":
+        device = requested
+    elif torch.cuda.is_available():
+        device = "cuda"
+    else:
+        device = "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelError(f"--device {requested} asked for CUDA, but torch sees no CUDA device")
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        dtype = torch.float32
+    return device, dtype
+
+
+class ModelSession:
+    """The tokenizer, base model and (optionally) adapter of one command.
+
+    Everything loads on first use, so building a session is free.
+    """
+
+    def __init__(
+        self,
+        base: BaseModelRef,
+        *,
+        home: Path,
+        adapter: Path | None = None,
+        device: str | None = None,
+        system_prompt: str | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.base = base
+        self.home = home
+        self.adapter_path = adapter
+        self.requested_device = device
+        self.system_prompt = system_prompt
+        self.say = say
+
+    @functools.cached_property
+    def _device_dtype(self) -> tuple[str, Any]:
+        return pick_device(self.requested_device)
+
+    @property
+    def device(self) -> str:
+        return self._device_dtype[0]
+
+    @property
+    def dtype(self) -> Any:
+        return self._device_dtype[1]
+
+    @functools.cached_property
+    def base_path(self) -> str:
+        target = resolve_base(self.base, self.home, self.say)
+        check_loadable(target)
+        return target
+
+    @functools.cached_property
+    def tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.base_path)
+        except Exception as exc:
+            raise ModelError(f"cannot load the tokenizer of {self.base.display}: {exc}") from None
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    @functools.cached_property
+    def chat(self) -> ChatFormat:
+        return ChatFormat(self.tokenizer, self.system_prompt)
+
+    @functools.cached_property
+    def base_model(self) -> Any:
+        """The base model, on the session's device, in eval mode."""
+        from transformers import AutoModelForCausalLM
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=self.dtype)
+        except Exception as exc:
+            raise ModelError(f"cannot load base model {self.base.display}: {exc}") from None
+        model.to(self.device)
+        model.eval()
+        return model
+
+    @functools.cached_property
+    def model(self) -> Any:
+        """The base with the session's adapter applied (or the bare base without one)."""
+        if self.adapter_path is None:
+            return self.base_model
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(self.base_model, str(self.adapter_path))
+        except Exception as exc:
+            raise ModelError(f"cannot load adapter {self.adapter_path}: {exc}") from None
+        model.to(self.device)
+        model.eval()
+        return model
+
+    @contextlib.contextmanager
+    def base_view(self) -> Iterator[Any]:
+        """The model with the adapter switched off, for base-model log-probs."""
+        model = self.model
+        if self.adapter_path is None:
+            yield model
+            return
+        with model.disable_adapter():
+            yield model

