@@ -11,12 +11,15 @@ first run pays for them.
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dlm_core.plugins import PluginHost
+from dlm_core import hookimpl
+from dlm_core.plugins import PluginHost, TrainerSpec
+from dlm_core.protocols import StepLog, TrainJob, TrainResult
 
 TINY_CONFIG = {
     "hidden_size": 64,
@@ -130,3 +133,61 @@ What goes first?
 ### A
 Breaking changes.
 """
+
+
+class LoopTrainer:
+    """A small real trainer: a few plain-torch steps on a real PEFT LoRA, saved in PEFT format.
+
+    Lets the core's orchestration be tested end to end without TRL.
+    """
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.jobs: list[TrainJob] = []
+
+    def train(self, job: TrainJob) -> TrainResult:
+        import torch
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        self.jobs.append(job)
+        if self.fail:
+            raise RuntimeError("boom")
+        base = job.session.base_model
+        if job.start_adapter is not None:
+            model = PeftModel.from_pretrained(base, str(job.start_adapter), is_trainable=True)
+        else:
+            model = get_peft_model(base, LoraConfig(r=job.lora.r, lora_alpha=job.lora.alpha, target_modules=["q_proj", "v_proj"]))
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        steps = job.settings.max_steps or 2
+        tokens = 0
+        loss_value = None
+        for step in range(1, steps + 1):
+            if job.lm_rows:
+                row = job.lm_rows[(step - 1) % len(job.lm_rows)]
+                ids = torch.tensor([row.input_ids])
+                labels = ids.masked_fill(torch.tensor([row.loss_mask]) == 0, -100)
+            else:
+                pair = job.preference_rows[(step - 1) % len(job.preference_rows)]
+                ids = torch.tensor([pair.prompt_ids + pair.chosen_ids])
+                labels = ids.clone()
+            loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            tokens += ids.numel()
+            loss_value = float(loss.detach())
+            job.on_step(StepLog(step, loss_value, 1e-3, 0.5))
+        model.save_pretrained(str(job.output_dir))
+        model.unload()
+        return TrainResult(steps=steps, final_loss=loss_value, adapter_path=job.output_dir, tokens=tokens)
+
+
+def loop_trainer_plugin(trainer: LoopTrainer) -> types.SimpleNamespace:
+    @hookimpl
+    def dlm_trainers() -> list[TrainerSpec]:
+        return [
+            TrainerSpec(name=name, factory=lambda ctx: trainer, description="test loop")
+            for name in ("sft", "dpo", "orpo", "simpo")
+        ]
+
+    return types.SimpleNamespace(dlm_trainers=dlm_trainers)

@@ -7,6 +7,7 @@ commands that need it.
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from typing import Any
@@ -22,6 +23,10 @@ COMMANDS: dict[str, str] = {
     "init": "dlm_core.cli.init_cmd:init",
     "show": "dlm_core.cli.show_cmd:show",
     "plugins": "dlm_core.cli.plugins_cmd:plugins",
+    "train": "dlm_core.cli.train_cmd:train",
+    "preference": "dlm_core.cli.preference_cmd:preference",
+    "prompt": "dlm_core.cli.prompt_cmd:prompt",
+    "metrics": "dlm_core.cli.metrics_cmd:metrics",
 }
 
 
@@ -51,19 +56,49 @@ class DlmGroup(click.Group):
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug: say so, show the traceback only on request
-            _fail(ctx, f"unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)", 1)
+            hint = "" if _verbose(ctx) else " (run with --verbose for the traceback)"
+            _fail(ctx, f"unexpected {type(exc).__name__}: {_first_line(str(exc))}{hint}", 1)
 
 
 def _verbose(ctx: click.Context) -> bool:
-    return bool(getattr(ctx.obj, "verbose", False))
+    # ctx.params too: an error raised before the App exists must still honour -v.
+    return bool(getattr(ctx.obj, "verbose", False) or ctx.params.get("verbose"))
+
+
+def _first_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return lines[0].strip() if lines else ""
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
     if _verbose(ctx):
         traceback.print_exc()
-    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
-    click.echo(f"error: {first_line}", err=True)
+    click.echo(f"error: {_first_line(message) or 'failed'}", err=True)
     ctx.exit(code)
+
+
+class _WarningLines(logging.Handler):
+    """Prints dlm's own warnings (a plugin that failed to load...) as ``warning: ...`` lines.
+
+    Writes through click at emit time, so it follows whatever stderr is now.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {_first_line(record.getMessage())}", err=True)
+
+
+def _report_warnings(verbose: bool) -> None:
+    """One ``warning:`` line per warning, or full debug logging with --verbose."""
+    logger = logging.getLogger("dlm_core")
+    for handler in [h for h in logger.handlers if isinstance(h, _WarningLines)]:
+        logger.removeHandler(handler)  # a second invocation in one process
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        logger.addHandler(_WarningLines())
 
 
 @click.group(cls=DlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,11 +108,8 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     """Train a LoRA adapter from a .dlm document, mine preference pairs from it, train again."""
+    _report_warnings(verbose)
     ctx.obj = make_app(home, verbose)
-    if verbose:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main(argv: list[str] | None = None) -> None:

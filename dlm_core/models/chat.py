@@ -45,7 +45,7 @@ class ChatFormat:
         return text
 
     def prompt_ids(self, prompt: str) -> list[int]:
-        return self._encode(self.prompt_text(prompt))
+        return self.encode(self.prompt_text(prompt))
 
     def answer_ids(self, prompt: str, answer: str) -> list[int]:
         """The answer's tokens followed by the end-of-turn token, as the model would emit them."""
@@ -54,14 +54,15 @@ class ChatFormat:
             self.messages(prompt, answer), tokenize=False, add_generation_prompt=False
         )
         if full.startswith(prompt_text):
-            ids = self._encode(full[len(prompt_text) :])
+            ids = self.encode(full[len(prompt_text) :])
             if self.end_of_turn_id in ids:
                 return ids[: ids.index(self.end_of_turn_id) + 1]
             return [*ids, self.end_of_turn_id]
         # A template that renders the prompt differently once answered: fall back
         # to the answer text itself plus end-of-turn.
-        return [*self._encode(answer), self.end_of_turn_id]
+        return [*self.encode(answer), self.end_of_turn_id]
 
-    def _encode(self, text: str) -> list[int]:
+    def encode(self, text: str) -> list[int]:
+        """Plain text to token ids, no special tokens added."""
         ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids

@@ -1,0 +1,300 @@
+"""``dlm train``: run the SFT and preference phases, each as a new version.
+
+The orchestration is the same for every trainer plugin: read the document
+(giving it an identity on first use), decide the phases, and for each one
+build its rows, hand a :class:`~dlm_core.protocols.TrainJob` to the trainer
+picked by name, and record the result. A version is written to a temporary
+folder and renamed into place; ``current`` moves only after the phase
+succeeded; every phase is a metrics run, failed or interrupted ones too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from dlm_core import __version__
+from dlm_core.context import PluginContext
+from dlm_core.document.identity import with_identity
+from dlm_core.document.io import read_text, write_document
+from dlm_core.document.model import Document
+from dlm_core.document.parser import parse
+from dlm_core.document.types import SectionType
+from dlm_core.errors import DlmError, TrainingError
+from dlm_core.fileformat import write_json
+from dlm_core.metrics.db import MetricsDB
+from dlm_core.models.registry import parse_base
+from dlm_core.models.session import ModelSession
+from dlm_core.plugins import PluginHost
+from dlm_core.protocols import StepLog, TrainJob, TrainResult
+from dlm_core.store.records import RunRecord
+from dlm_core.store.store import AdapterVersion, Store, utc_now
+from dlm_core.training import rows as rowsmod
+from dlm_core.training.settings import lora_settings, preference_settings, sft_settings
+
+PhaseName = Literal["sft", "preference"]
+
+
+@attrs.frozen
+class TrainOptions:
+    """What ``dlm train`` was asked to do."""
+
+    phase: Literal["sft", "preference", "all"] = "all"
+    include_mined: bool = True
+    max_steps: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    wait: bool = True
+    progress: bool = True
+
+
+@attrs.frozen
+class PhaseOutcome:
+    """One finished phase, as reported to the user."""
+
+    phase: str
+    trainer: str
+    version: int
+    steps: int
+    final_loss: float | None
+    tokens: int
+    wall_seconds: float
+    rows: dict[str, int]
+    mined_included: int
+    mined_excluded: int
+    metrics_run_id: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+def prepare_document(
+    path: Path, types: dict[str, SectionType], say: Callable[[str], None]
+) -> tuple[Document, str]:
+    """Read the document; give it frontmatter/dlm_id on first use (and say so)."""
+    text = read_text(path)
+    document = parse(text, path=path, types=types)
+    document, note = with_identity(document)
+    if note is not None:
+        write_document(path, document, types)
+        say(f"{path}: {note}")
+        text = read_text(path)
+    return document, text
+
+
+def plan_phases(
+    document: Document,
+    types: dict[str, SectionType],
+    options: TrainOptions,
+    current: AdapterVersion | None,
+    path: Path,
+    say: Callable[[str], None],
+) -> list[PhaseName]:
+    """Which phases run, or a clear error before anything is loaded."""
+    assert document.frontmatter is not None
+    phases: list[PhaseName] = []
+    if options.phase in ("sft", "all"):
+        if rowsmod.count_sft_examples(document, types) == 0:
+            raise TrainingError(f"{path} has no prose or instruction text to train on")
+        phases.append("sft")
+    records = rowsmod.count_preference_records(document, types, include_mined=options.include_mined)
+    if options.phase == "preference":
+        if current is None:
+            raise TrainingError(
+                f"--phase preference needs a trained adapter to start from; run `dlm train {path}` first"
+            )
+        if records == 0:
+            left_out = rowsmod.count_preference_records(document, types, include_mined=True)
+            why = f" ({left_out} auto-mined left out by --no-mined)" if left_out else ""
+            raise TrainingError(
+                f"{path} has no ::preference:: records to train on{why}; "
+                f"add some or run `dlm preference mine {path} --apply`"
+            )
+        phases.append("preference")
+    elif options.phase == "all" and records:
+        if document.frontmatter.training.preference.enabled is False:
+            say("skipping the preference phase: training.preference.enabled is false")
+        else:
+            phases.append("preference")
+    return phases
+
+
+def train_document(
+    path: Path,
+    options: TrainOptions,
+    *,
+    home: Path,
+    host: PluginHost,
+    say: Callable[[str], None] = print,
+) -> list[PhaseOutcome]:
+    """Train the document's phases; returns one outcome per phase."""
+    types = host.section_types()
+    document, text = prepare_document(path, types, say)
+    frontmatter = document.frontmatter
+    assert frontmatter is not None and frontmatter.dlm_id is not None
+    for key in frontmatter.training.unsupported_keys():
+        say(f"note: {key} is accepted for compatibility but has no effect in dlm")
+    base = parse_base(frontmatter.base_model, relative_to=path.parent)
+    store = Store(home, frontmatter.dlm_id)
+    with store.lock(wait=options.wait, on_wait=say):
+        store.ensure(path, frontmatter.base_model)
+        store.remove_stale_temporaries()
+        phases = plan_phases(document, types, options, store.current(), path, say)
+        session = ModelSession(
+            base, home=home, device=options.device, system_prompt=frontmatter.system_prompt, say=say
+        )
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        outcomes = []
+        for phase in phases:
+            runner = _PhaseRunner(path, document, types, options, store, session, host, digest, say)
+            outcomes.append(runner.run(phase))
+    return outcomes
+
+
+@attrs.define
+class _PhaseRunner:
+    path: Path
+    document: Document
+    types: dict[str, SectionType]
+    options: TrainOptions
+    store: Store
+    session: ModelSession
+    host: PluginHost
+    digest: str
+    say: Callable[[str], None]
+
+    def run(self, phase: PhaseName) -> PhaseOutcome:
+        frontmatter = self.document.frontmatter
+        assert frontmatter is not None
+        training = frontmatter.training
+        trainer_name = "sft" if phase == "sft" else training.preference.method
+        start = self.store.current() if phase == "preference" else None
+        context = PluginContext(
+            document=self.document,
+            document_path=self.path,
+            base=self.session.base,
+            adapter_path=start.path if start else None,
+            home=self.store.home,
+            device=self.options.device,
+            say=self.say,
+            session=self.session,
+        )
+        trainer = self.host.trainer(trainer_name, context)
+        if phase == "sft":
+            settings = sft_settings(training, max_steps=self.options.max_steps)
+            rowset = rowsmod.sft_rows(self.document, self.session.chat, self.types, sequence_len=settings.sequence_len)
+        else:
+            settings = preference_settings(training, max_steps=self.options.max_steps)
+            rowset = rowsmod.preference_rows(
+                self.document, self.session.chat, self.types, include_mined=self.options.include_mined
+            )
+        if rowset.size == 0:
+            raise TrainingError(f"no {phase} rows to train on after tokenizing {self.path}")
+        seed = self.options.seed if self.options.seed is not None else training.seed
+        lora = lora_settings(training)
+        described = ", ".join(f"{kind} {n}" for kind, n in sorted(rowset.rows.items()))
+        extra = f"; {rowset.mined_excluded} auto-mined left out" if rowset.mined_excluded else ""
+        self.say(f"{phase}: {rowset.size} rows ({described}{extra}) with trainer {trainer_name!r}")
+        config = {
+            "trainer": trainer_name,
+            "settings": attrs.asdict(settings),
+            "lora": attrs.asdict(lora),
+            "rows": rowset.rows,
+            "mined_included": rowset.mined_included,
+            "mined_excluded": rowset.mined_excluded,
+            "start_version": start.number if start else None,
+            "base_model": frontmatter.base_model,
+        }
+        with MetricsDB.open(self.store.metrics_path) as db:
+            run_id = db.start_run("train", phase=phase, seed=seed, config=config)
+
+            def on_step(step: StepLog) -> None:
+                db.log_steps(run_id, [(step.step, step.loss, step.learning_rate, step.grad_norm, step.extra)])
+
+            started, clock = utc_now(), time.perf_counter()
+            try:
+                with self.store.new_version() as (number, folder):
+                    job = TrainJob(
+                        phase=phase,
+                        method=trainer_name,
+                        session=self.session,
+                        output_dir=folder,
+                        settings=settings,
+                        lora=lora,
+                        seed=seed,
+                        lm_rows=rowset.lm_rows,
+                        preference_rows=rowset.preference_rows,
+                        start_adapter=start.path if start else None,
+                        on_step=on_step,
+                        progress=self.options.progress,
+                    )
+                    result = self._train(trainer, job, trainer_name)
+                    wall = time.perf_counter() - clock
+                    record = RunRecord(
+                        version=number,
+                        phase=phase,
+                        trainer=trainer_name,
+                        parent_version=start.number if start else None,
+                        base_model=frontmatter.base_model,
+                        seed=seed,
+                        rows=rowset.rows,
+                        mined_included=rowset.mined_included,
+                        mined_excluded=rowset.mined_excluded,
+                        hyperparameters={**attrs.asdict(settings), "lora": attrs.asdict(lora)},
+                        steps=result.steps,
+                        final_loss=result.final_loss,
+                        tokens=result.tokens,
+                        wall_seconds=round(wall, 3),
+                        started_at=started,
+                        finished_at=utc_now(),
+                        metrics_run_id=run_id,
+                        document_sha256=self.digest,
+                        dlm_version=__version__,
+                        effective_batch_size=result.effective_batch_size,
+                    )
+                    write_json(folder / "run.json", record)
+                version = self.store.version(number)
+                self.store.set_current(version)
+            except KeyboardInterrupt:
+                db.finish_run(run_id, "interrupted", error="interrupted by the user")
+                raise
+            except BaseException as exc:
+                db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+                raise
+            outcome = PhaseOutcome(
+                phase=phase,
+                trainer=trainer_name,
+                version=number,
+                steps=result.steps,
+                final_loss=result.final_loss,
+                tokens=result.tokens,
+                wall_seconds=wall,
+                rows=rowset.rows,
+                mined_included=rowset.mined_included,
+                mined_excluded=rowset.mined_excluded,
+                metrics_run_id=run_id,
+            )
+            summary = attrs.asdict(outcome)
+            summary["tokens_per_second"] = round(outcome.tokens_per_second, 2)
+            summary.update({f"final_{k}": v for k, v in result.extra.items() if isinstance(v, int | float)})
+            db.finish_run(run_id, "succeeded", summary=summary, version=number)
+        return outcome
+
+    def _train(self, trainer: object, job: TrainJob, name: str) -> TrainResult:
+        try:
+            result = trainer.train(job)  # type: ignore[attr-defined]
+        except (DlmError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise TrainingError(f"the {name!r} trainer failed: {type(exc).__name__}: {exc}") from exc
+        if not (job.output_dir / "adapter_config.json").exists():
+            raise TrainingError(f"the {name!r} trainer did not save an adapter in {job.output_dir}")
+        if not isinstance(result, TrainResult):
+            raise TrainingError(f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult")
+        return result
