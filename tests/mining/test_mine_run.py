@@ -1,0 +1,152 @@
+"""The mine run: stage or apply, list, revert, metrics, Ctrl-C, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlm_core.document.io import read_document
+from dlm_core.errors import MiningError, UnknownPluginName
+from dlm_core.metrics.db import MetricsDB
+from dlm_core.mining.listing import mined_listing
+from dlm_core.mining.run import MineOptions, apply_staged, mine_document, revert_mined
+from dlm_core.plugins import PluginHost
+from dlm_core.report import show_report
+from dlm_core.store.store import Store
+
+Q1, Q2 = "How should release notes read?", "What goes first?"
+TERSE = "Short."
+VERBOSE = "Release notes should be long, thorough, and full of adjectives."
+LONG = " ".join(["Everything, in one long paragraph of text."] * 4)
+TRICKY = "Breaking changes.\n\n### Chosen\n::preference::\n<!-- dlm-auto-mined: x -->\n```\nunclosed code\n\n---"
+
+
+def mine(path: Path, host: PluginHost, home: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    options = MineOptions(sampler="scripted", judge="terse", progress=False, **kwargs)  # type: ignore[arg-type]
+    return mine_document(path, options, home=home, host=host, say=lambda m: None)
+
+
+def store_of(path: Path, home: Path) -> Store:
+    return Store(home, read_document(path).dlm_id)  # type: ignore[arg-type]
+
+
+def test_mining_stages_a_plan_and_leaves_the_document_alone(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: [VERBOSE, TERSE, VERBOSE, "Medium length answer."], Q2: [TRICKY, LONG]}
+    before = trained_doc.read_bytes()
+    outcome = mine(trained_doc, mining_host, dlm_home, samples=4)
+    assert trained_doc.read_bytes() == before
+    assert sampler.calls == [([Q1, Q2], 4)]  # one batched call for all prompts
+    (plan,) = store_of(trained_doc, dlm_home).plans()
+    assert plan.run_id == outcome.run_id and plan.judge == "terse" and plan.complete
+    assert [(p.prompt, p.chosen, p.rejected) for p in plan.pairs] == [
+        (Q1, TERSE, VERBOSE),
+        (Q2, TRICKY, LONG),
+    ]
+
+
+def test_apply_writes_mined_sections_that_parse_back_and_keep_the_rest(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: [TRICKY, LONG]}
+    before = trained_doc.read_text(encoding="utf-8")
+    outcome = mine(trained_doc, mining_host, dlm_home, apply=True)
+    after = trained_doc.read_text(encoding="utf-8")
+    assert after.startswith(before)  # every byte the user wrote is still there
+    assert (trained_doc.parent / "doc.dlm.bak").read_text(encoding="utf-8") == before
+    doc = read_document(trained_doc)
+    mined = [s for s in doc.sections if s.auto_mined]
+    assert len(mined) == 2 == outcome.applied
+    record = mined[1].records[0]
+    assert (record["Prompt"], record["Chosen"]) == (Q2, TRICKY)
+    provenance = mined[1].provenance
+    assert provenance.judge_name == "terse" and provenance.mined_run_id == outcome.run_id  # type: ignore[union-attr]
+    assert provenance.judge_score_chosen == -len(TRICKY)  # type: ignore[union-attr]
+    assert not store_of(trained_doc, dlm_home).plans()
+
+
+def test_mining_twice_adds_no_duplicates(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["a", "bb"]}
+    mine(trained_doc, mining_host, dlm_home, apply=True)
+    second = mine(trained_doc, mining_host, dlm_home, apply=True)
+    assert second.pairs == [] and second.skipped == {"already_present": 2}
+    assert len([s for s in read_document(trained_doc).sections if s.auto_mined]) == 2
+
+
+def test_skips_are_counted_by_reason(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: ["same", "same", " same ", ""], Q2: ["Short, factual notes for every release.", "Short, factual notes for every release!"]}
+    outcome = mine(trained_doc, mining_host, dlm_home)
+    assert outcome.skipped == {"insufficient_variety": 1, "too_similar": 1}
+    assert outcome.pairs == [] and outcome.staged_plan is None
+
+
+def test_threshold_and_max_pairs(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: ["a", "a" * 50], Q2: ["b", "b" * 10]}
+    outcome = mine(trained_doc, mining_host, dlm_home, max_pairs=1)
+    assert [p.prompt for p in outcome.pairs] == [Q1] and outcome.skipped == {"over_max_pairs": 1}
+    outcome = mine(trained_doc, mining_host, dlm_home, threshold=20.0)
+    assert outcome.skipped["below_threshold"] == 1
+
+
+def test_list_apply_and_revert(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    original = trained_doc.read_bytes()
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["a", "bb"]}
+    first = mine(trained_doc, mining_host, dlm_home)
+    listing = mined_listing(trained_doc, home=dlm_home, types=mining_host.section_types())
+    assert [p.run_id for p in listing.staged] == [first.run_id] and listing.applied == []
+    added, present, runs = apply_staged(trained_doc, home=dlm_home, host=mining_host, say=lambda m: None)
+    assert (added, present, runs) == (2, 0, [first.run_id])
+    listing = mined_listing(trained_doc, home=dlm_home, types=mining_host.section_types())
+    assert listing.staged == [] and [a.run_id for a in listing.applied] == [first.run_id] * 2
+    sampler.candidates = {Q1: ["x", "xxxx"], Q2: ["y", "yyyy"]}
+    second = mine(trained_doc, mining_host, dlm_home, apply=True)
+    assert revert_mined(trained_doc, home=dlm_home, host=mining_host, run_id=first.run_id, say=lambda m: None) == 2
+    left = [s.provenance.mined_run_id for s in read_document(trained_doc).sections if s.auto_mined]  # type: ignore[union-attr]
+    assert left == [second.run_id, second.run_id]
+    assert revert_mined(trained_doc, home=dlm_home, host=mining_host, say=lambda m: None) == 2
+    assert trained_doc.read_bytes() == original
+
+
+def test_interrupt_keeps_the_pairs_judged_so_far(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler, judge) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["a", "bb"]}
+    judge.interrupt_after = 1
+    before = trained_doc.read_bytes()
+    outcome = mine(trained_doc, mining_host, dlm_home, apply=True)
+    assert outcome.interrupted and trained_doc.read_bytes() == before
+    (plan,) = store_of(trained_doc, dlm_home).plans()
+    assert not plan.complete and [p.prompt for p in plan.pairs] == [Q1]
+    with MetricsDB.open(store_of(trained_doc, dlm_home).metrics_path, readonly=True) as db:
+        assert db.runs(kind="mine")[-1].status == "interrupted"
+
+
+def test_every_mine_run_is_a_metrics_run_with_events(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["same", "same"]}
+    outcome = mine(trained_doc, mining_host, dlm_home, samples=2, seed=5)
+    store = store_of(trained_doc, dlm_home)
+    with MetricsDB.open(store.metrics_path, readonly=True) as db:
+        (run,) = db.runs(kind="mine")
+        events = db.mining_events(run.id)
+    assert run.id == outcome.run_id and run.status == "succeeded" and run.seed == 5
+    s = run.summary
+    assert (s["prompts"], s["candidates"], s["pairs"], s["skipped"], s["judge"]) == (2, 4, 1, {"insufficient_variety": 1}, "terse")
+    assert s["threshold"] == 1.0 and s["wall_seconds"] >= 0 and s["tokens_per_second"] is not None
+    assert [(e.event, e.prompt, e.reason) for e in events] == [("pair", Q1, None), ("skip", Q2, "insufficient_variety")]
+    report = show_report(trained_doc, read_document(trained_doc), store)
+    assert report.store is not None and report.store.latest_mining is not None
+    assert report.store.latest_mining["run_id"] == run.id and report.store.latest_mining["pairs"] == 1
+
+
+def test_mining_before_training_says_to_train_first(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> None:
+    with pytest.raises(MiningError, match="run `dlm train .*` first"):
+        mine(tiny_doc, mining_host, dlm_home)
+
+
+def test_no_instruction_prompts_is_a_clear_error(trained_doc: Path, mining_host: PluginHost, dlm_home: Path) -> None:
+    text = trained_doc.read_text(encoding="utf-8")
+    trained_doc.write_text(text[: text.index("::instruction::")], encoding="utf-8")
+    with pytest.raises(MiningError, match="no ::instruction:: prompts"):
+        mine(trained_doc, mining_host, dlm_home)
+
+
+def test_unknown_judge_lists_installed_ones_and_the_package(trained_doc: Path, mining_host: PluginHost, dlm_home: Path) -> None:
+    options = MineOptions(sampler="scripted", judge="reward9000:x", progress=False)
+    with pytest.raises(UnknownPluginName, match=r"unknown judge 'reward9000'; installed: terse.*dlm-judge-reward9000"):
+        mine_document(trained_doc, options, home=dlm_home, host=mining_host, say=lambda m: None)
