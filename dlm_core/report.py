@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from dlm_core.document.model import Document, Section
 from dlm_core.document.frontmatter import converter as frontmatter_converter
+from dlm_core.document.model import Document, Section
 from dlm_core.store.store import Store
 
 

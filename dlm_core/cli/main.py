@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "preference": "dlm_core.cli.preference_cmd:preference",
     "prompt": "dlm_core.cli.prompt_cmd:prompt",
     "metrics": "dlm_core.cli.metrics_cmd:metrics",
+    "compare": "dlm_core.cli.compare_cmd:compare",
 }
 
 

@@ -16,7 +16,6 @@ marked incomplete. A judge failure stops the run and writes nothing.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,11 +27,20 @@ from dlm_core.context import PluginContext
 from dlm_core.document.io import read_document, write_document
 from dlm_core.document.model import Document
 from dlm_core.document.types import SectionType
-from dlm_core.errors import DlmError, JudgeError, MiningError, StoreError
+from dlm_core.errors import MiningError, StoreError
 from dlm_core.metrics.db import MetricsDB
 from dlm_core.mining.plan import apply_plans, existing_pairs, revert, staged_pair
 from dlm_core.mining.prompts import mining_prompts
-from dlm_core.mining.selection import Candidate, MinedPair, Skip, SkipReason, keep_largest, select_pair, unique_candidates
+from dlm_core.mining.scoring import checked_scores
+from dlm_core.mining.selection import (
+    Candidate,
+    MinedPair,
+    Skip,
+    SkipReason,
+    keep_largest,
+    select_pair,
+    unique_candidates,
+)
 from dlm_core.models.registry import parse_base
 from dlm_core.plugins import PluginHost
 from dlm_core.protocols import Judge, Sampler
@@ -274,24 +282,7 @@ class _Miner:
         )
 
     def _score(self, prompt: str, texts: list[str]) -> list[float]:
-        try:
-            scores = self.judge.score(prompt, texts)
-        except (DlmError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise JudgeError(f"judge {self.options.judge!r} failed: {type(exc).__name__}: {exc}") from exc
-        if len(scores) != len(texts):
-            raise JudgeError(f"judge {self.options.judge!r} returned {len(scores)} scores for {len(texts)} candidates")
-        values = []
-        for score in scores:
-            try:
-                value = float(score)
-            except (TypeError, ValueError):
-                raise JudgeError(f"judge {self.options.judge!r} returned a non-numeric score {score!r}") from None
-            if not math.isfinite(value):
-                raise JudgeError(f"judge {self.options.judge!r} returned a non-finite score {score!r}")
-            values.append(value)
-        return values
+        return checked_scores(self.judge, self.options.judge, prompt, texts)
 
 
 def _progress(prompts: list[str], enabled: bool, label: str) -> list[str]:

@@ -63,7 +63,7 @@ def sft_rows(
             continue
         for example in kind.examples(section):
             if isinstance(example, TextExample):
-                ids = chat.encode(example.text) + [eos]
+                ids = [*chat.encode(example.text), eos]
                 for start in range(0, len(ids), sequence_len):
                     window = ids[start : start + sequence_len]
                     if len(window) > 1:
