@@ -1,0 +1,138 @@
+"""A throwaway plugin distribution whose trainer, sampler and judge can be made slow.
+
+Installed on PYTHONPATH as a real dist-info (like a third party's package),
+so the tests drive the real `dlm` CLI in subprocesses and send real signals.
+The trainer is real (the loop trainer: a PEFT LoRA trained a few steps);
+before training it writes a marker file and sleeps, which gives the test a
+window to kill it mid-run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PLUGIN = '''
+import os, time, types
+from dlm_core import hookimpl
+from dlm_core.plugins import JudgeSpec, SamplerSpec, TrainerSpec
+from dlm_core.testing import LoopTrainer
+
+
+def _ready(name):
+    marker = os.environ.get("DLM_TEST_READY")
+    if marker:
+        with open(marker + "." + name, "w") as handle:
+            handle.write(str(os.getpid()))
+
+
+class SleepyTrainer(LoopTrainer):
+    def train(self, job):
+        (job.output_dir / "adapter_model.safetensors").write_bytes(b"half-written")
+        _ready("train")
+        time.sleep(float(os.environ.get("DLM_TEST_SLEEP", "0")))
+        return super().train(job)
+
+
+class ListSampler:
+    def __init__(self, ctx):
+        pass
+
+    def sample(self, prompts, n, *, temperature, top_p, max_new_tokens, seed):
+        return [[f"Short answer {i}." if j == 0 else "A much longer and wordier answer " * (j + 1) for j in range(n)]
+                for i, _ in enumerate(prompts)]
+
+
+class SlowJudge:
+    name = "slow"
+    default_threshold = 0.0
+
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, prompt, candidates):
+        self.calls += 1
+        if self.calls == 2:
+            _ready("judge")
+            time.sleep(float(os.environ.get("DLM_TEST_SLEEP", "0")))
+        return [-float(len(c)) for c in candidates]
+
+
+@hookimpl
+def dlm_trainers():
+    return [TrainerSpec(name=n, factory=lambda ctx: SleepyTrainer()) for n in ("sft", "dpo")]
+
+
+@hookimpl
+def dlm_samplers():
+    return [SamplerSpec(name="list", factory=ListSampler)]
+
+
+@hookimpl
+def dlm_judges():
+    return [JudgeSpec(name="slow", factory=lambda ctx, arg: SlowJudge())]
+'''
+
+
+@pytest.fixture(scope="session")
+def sleepy_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sleepy-dist")
+    (root / "dlm_test_sleepy.py").write_text(PLUGIN, encoding="utf-8")
+    info = root / "dlm_test_sleepy-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dlm-test-sleepy\nVersion: 0.0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[dlm]\nsleepy = dlm_test_sleepy\n", encoding="utf-8")
+    (info / "RECORD").write_text("", encoding="utf-8")
+    return root
+
+
+class Dlm:
+    """Runs the real `dlm` executable with the throwaway plugin and the tiny base."""
+
+    def __init__(self, dist: Path, home: Path, work: Path) -> None:
+        self.home = home
+        self.work = work
+        self.ready = work / "ready"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(dist),
+            "DLM_HOME": str(home),
+            "DLM_DISABLE_PLUGINS": "trl,hf,sway,cli",
+            "DLM_TEST_READY": str(self.ready),
+            "HF_HUB_OFFLINE": "1",
+        }
+        self.exe = str(Path(sys.executable).with_name("dlm"))
+
+    def run(self, *args: str, sleep: float = 0, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "DLM_TEST_SLEEP": str(sleep)}
+        return subprocess.run([self.exe, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=self.work)
+
+    def start(self, *args: str, sleep: float = 60) -> subprocess.Popen[str]:
+        for stale in self.work.glob(f"{self.ready.name}.*"):
+            stale.unlink()
+        env = {**self.env, "DLM_TEST_SLEEP": str(sleep)}
+        return subprocess.Popen([self.exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.work)
+
+    def wait_ready(self, name: str, process: subprocess.Popen[str], timeout: float = 120) -> None:
+        marker = Path(f"{self.ready}.{name}")
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if process.poll() is not None:
+                out, err = process.communicate()
+                raise AssertionError(f"process ended before {name} started: {process.returncode}\n{out}\n{err}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never started")
+            time.sleep(0.1)
+        marker.unlink()
+
+
+@pytest.fixture
+def dlm(sleepy_dist: Path, tmp_path: Path) -> Dlm:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Dlm(sleepy_dist, home, tmp_path)
