@@ -4,9 +4,14 @@ Each hook collects named specs. A plugin module implements any of them with
 ``@dlm_core.hookimpl`` and is found through the ``dlm`` entry-point group.
 Hooks are called with keyword arguments only and take none today, so a later
 argument can be added without breaking an implementation that ignores it.
-Factories inside the specs import heavy libraries only when called, so
-listing plugins never imports torch.
+Every hook collects: all results are kept, none wins by coming first. Factories
+inside the specs import heavy libraries only when called, so listing plugins
+never imports torch. docs/plugins.md documents each hook under its own heading.
 """
+
+# A hook specification is only a signature and a docstring; pluggy never calls
+# its body, so "missing return" does not apply here.
+# mypy: disable-error-code="empty-body"
 
 from __future__ import annotations
 
@@ -39,7 +44,9 @@ def dlm_samplers() -> list[SamplerSpec]:
     :returns: a list of :class:`~dlm_core.plugins.SamplerSpec`; each factory is
         called with one argument, a :class:`~dlm_core.context.PluginContext`,
         and returns an object that satisfies
-        :class:`~dlm_core.protocols.Sampler`. All results are collected.
+        :class:`~dlm_core.protocols.Sampler`. All results are collected; a
+        name registered twice is an error naming both plugins. The CLI's
+        default sampler is ``hf``.
     """
 
 
@@ -51,7 +58,8 @@ def dlm_judges() -> list[JudgeSpec]:
         called as ``factory(context, argument)``, where ``argument`` is the text
         after the first ``:`` of the selector (``None`` when there is none), and
         returns an object that satisfies :class:`~dlm_core.protocols.Judge`.
-        All results are collected.
+        All results are collected; a name registered twice is an error naming
+        both plugins. The CLI's default judge is ``sway``.
     """
 
 
@@ -63,5 +71,6 @@ def dlm_trainers() -> list[TrainerSpec]:
     :returns: a list of :class:`~dlm_core.plugins.TrainerSpec`; each factory is
         called with one argument, a :class:`~dlm_core.context.PluginContext`,
         and returns an object that satisfies
-        :class:`~dlm_core.protocols.Trainer`. All results are collected.
+        :class:`~dlm_core.protocols.Trainer`. All results are collected; a
+        name registered twice is an error naming both plugins.
     """

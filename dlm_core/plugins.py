@@ -11,6 +11,7 @@ a spec's factory is called.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import logging
 import os
@@ -149,10 +150,12 @@ class PluginHost:
 
     @classmethod
     def discover(cls, disabled: Iterable[str] | None = None) -> PluginHost:
-        """Built-ins plus every plugin installed under the ``dlm`` entry-point group."""
+        """Built-ins plus every plugin installed under the ``dlm`` entry-point group.
+
+        :param disabled: entry-point names to block; default ``$DLM_DISABLE_PLUGINS``.
+        """
         host = cls.with_builtins()
         host.load_entry_points(disabled_from_env() if disabled is None else frozenset(disabled))
-        host.pm.check_pending()
         return host
 
     def register(
@@ -163,68 +166,104 @@ class PluginHost:
         distribution: str | None = None,
         version: str | None = None,
     ) -> None:
-        """Register a plugin object (usually a module) under ``name``."""
+        """Register a plugin object (usually a module) under ``name``.
+
+        The plugin is checked before it counts as loaded: every ``@hookimpl``
+        must name a hook of :mod:`dlm_core.hookspecs` (pluggy's
+        ``check_pending``) and each hook must return specs of the right type.
+        A plugin that fails a check is not left registered.
+
+        :raises PluginError: naming the plugin and what is wrong with it.
+        """
         if name in self._infos and self._infos[name].status == "loaded":
             raise PluginError(f"a plugin named {name!r} is already registered")
-        self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        who = _describe_plugin(name, distribution)
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as err:
+            raise PluginError(f"{who} cannot be registered: {_one_line(err)}") from err
+        try:
+            self._check_plugin(name, who)
+        except PluginError:
+            self.pm.unregister(name=name)
+            raise
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self._infos[name] = PluginInfo(name, module, distribution, version, "loaded")
 
     def unregister(self, name: str) -> None:
-        """Remove a plugin registered under ``name`` (tests clean up with this)."""
+        """Remove the plugin registered under ``name`` (tests clean up with this)."""
+        if not self.pm.has_plugin(name):
+            raise PluginError(f"no plugin named {name!r} is registered")
         self.pm.unregister(name=name)
         self._infos.pop(name, None)
+
+    def _check_plugin(self, name: str, who: str) -> None:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as err:
+            unknown = sorted(
+                hook
+                for hook, caller in vars(self.pm.hook).items()
+                if isinstance(caller, pluggy.HookCaller)
+                and not caller.has_spec()
+                and any(impl.plugin_name == name for impl in caller.get_hookimpls())
+            )
+            if not unknown:
+                raise PluginError(f"{who} cannot be registered: {_one_line(err)}") from err
+            hints = [_closest_hook(hook) for hook in unknown]
+            raise PluginError(
+                f"{who} implements {', '.join(map(repr, unknown))}, which is not a dlm hook"
+                + "".join(f" (did you mean {hint!r}?)" for hint in hints if hint)
+                + f"; dlm's hooks are {', '.join(_hook_names())}"
+            ) from err
+        for spec_type in SPEC_TYPES:
+            for impl in getattr(self.pm.hook, spec_type.hook).get_hookimpls():
+                if impl.plugin_name == name:
+                    self._call(impl, spec_type)
 
     def load_entry_points(self, disabled: frozenset[str] = frozenset()) -> None:
         """Load the ``dlm`` entry points with stevedore, skipping blocked ones.
 
-        A plugin whose import fails is logged once and recorded as failed.
+        The entry points are read afresh from the installed distributions each
+        time, so a plugin installed a moment ago is found. A plugin whose
+        import or registration fails is logged once, recorded as failed and
+        skipped; a blocked one is recorded and never imported.
         """
-        from stevedore import NamedExtensionManager
-
-        dists = _entry_point_distributions()
-        entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-        wanted = []
-        for ep in entry_points:
-            dist, version = dists.get((ep.name, ep.value), (None, None))
+        wanted: list[importlib.metadata.EntryPoint] = []
+        for ep in installed_entry_points():
+            dist, version = _distribution_of(ep)
             if ep.name in disabled:
                 self._infos[self._unique(ep.name)] = PluginInfo(
                     ep.name, ep.value, dist, version, "blocked", error=f"blocked by {DISABLE_ENV}"
                 )
             else:
-                wanted.append(ep.name)
+                wanted.append(ep)
 
         def failed(_manager: Any, ep: importlib.metadata.EntryPoint, err: BaseException) -> None:
-            dist, version = dists.get((ep.name, ep.value), (None, None))
-            message = f"{type(err).__name__}: {err}"
-            log.warning("plugin %r from %s could not be loaded: %s", ep.name, dist or ep.value, message)
-            self._infos[self._unique(ep.name)] = PluginInfo(
-                ep.name, ep.value, dist, version, "failed", error=message
-            )
+            dist, _version = _distribution_of(ep)
+            error = f"{type(err).__name__}: {err}"
+            who = _describe_plugin(ep.name, dist)
+            self._record_failure(ep, error, f"{who} could not be imported: {error}")
 
-        manager = NamedExtensionManager(
-            ENTRY_POINT_GROUP,
-            names=wanted,
-            on_load_failure_callback=failed,
-            on_missing_entrypoints_callback=None,
-        )
-        for ext in manager.extensions:
-            dist, version = dists.get((ext.name, ext.entry_point.value), (None, None))
+        for ext in _load_with_stevedore(wanted, failed):
+            dist, version = _distribution_of(ext.entry_point)
             name = self._unique(ext.name)
             try:
                 self.register(ext.plugin, name, distribution=dist, version=version)
-            except Exception as err:  # a hook with no spec, a duplicate object...
-                self.pm.unregister(name=name) if self.pm.has_plugin(name) else None
-                message = f"{type(err).__name__}: {err}"
-                log.warning("plugin %r from %s was not registered: %s", ext.name, dist, message)
-                self._infos[name] = PluginInfo(
-                    ext.name, ext.entry_point.value, dist, version, "failed", error=message
-                )
+            except PluginError as err:
+                self._record_failure(ext.entry_point, str(err), str(err))
+
+    def _record_failure(self, ep: importlib.metadata.EntryPoint, error: str, report: str) -> None:
+        dist, version = _distribution_of(ep)
+        # Reported once, here; a later lookup explains the failure from the record.
+        log.warning("%s; skipped it (see `dlm plugins`)", report)
+        self._infos[self._unique(ep.name)] = PluginInfo(
+            ep.name, ep.value, dist, version, "failed", error=error
+        )
 
     def _unique(self, name: str) -> str:
         candidate, n = name, 2
-        while candidate in self._infos:
+        while candidate in self._infos or self.pm.has_plugin(candidate):
             candidate, n = f"{name}#{n}", n + 1
         return candidate
 
@@ -238,71 +277,102 @@ class PluginHost:
                 registers.setdefault(item.plugin, {}).setdefault(spec_type.kind, []).append(
                     item.spec.name
                 )
-        infos = []
-        for key, info in self._infos.items():
-            infos.append(attrs.evolve(info, registers=registers.get(key, {})))
-        return infos
+        return [
+            attrs.evolve(info, registers=registers.get(key, {}))
+            for key, info in self._infos.items()
+        ]
 
     def specs(self, spec_type: type[_Spec]) -> dict[str, Any]:
         """Name → spec for one kind; a name claimed twice is an error naming both."""
-        by_name: dict[str, _Registered] = {}
-        for item in self._collect(spec_type):
-            other = by_name.get(item.spec.name)
-            if other is not None:
-                raise DuplicatePluginName(
-                    f"{spec_type.kind} {item.spec.name!r} is registered by both "
-                    f"{self._describe(other.plugin)} and {self._describe(item.plugin)}; "
-                    f"uninstall one of them or block it with {DISABLE_ENV}"
-                )
-            by_name[item.spec.name] = item
-        return {name: item.spec for name, item in sorted(by_name.items())}
+        claims = self._claims(spec_type)
+        for name in claims:
+            self._check_single(spec_type, name, claims)
+        return {name: items[0].spec for name, items in sorted(claims.items())}
 
     def spec(self, spec_type: type[_Spec], name: str) -> Any:
-        """The spec of ``name``, or an error listing what is installed."""
-        available = self.specs(spec_type)
-        if name in available:
-            return available[name]
-        raise UnknownPluginName(self._unknown_message(spec_type, name, sorted(available)))
+        """The spec of ``name``, or an error listing what is installed.
+
+        Only the name asked for must be unambiguous: two plugins claiming some
+        other name do not stop this lookup.
+        """
+        claims = self._claims(spec_type)
+        if name in claims:
+            self._check_single(spec_type, name, claims)
+            return claims[name][0].spec
+        raise UnknownPluginName(self._unknown_message(spec_type, name, sorted(claims)))
+
+    def _claims(self, spec_type: type[_Spec]) -> dict[str, list[_Registered]]:
+        claims: dict[str, list[_Registered]] = {}
+        for item in self._collect(spec_type):
+            claims.setdefault(item.spec.name, []).append(item)
+        return claims
+
+    def _check_single(
+        self, spec_type: type[_Spec], name: str, claims: dict[str, list[_Registered]]
+    ) -> None:
+        items = claims[name]
+        if len(items) > 1:
+            owners = " and ".join(self._describe(item.plugin) for item in items)
+            raise DuplicatePluginName(
+                f"{spec_type.kind} {name!r} is registered by both {owners}; "
+                f"uninstall one of them or block one with {DISABLE_ENV}=<plugin>"
+            )
 
     def _collect(self, spec_type: type[_Spec]) -> list[_Registered]:
         hook = getattr(self.pm.hook, spec_type.hook)
-        found = []
-        for impl in reversed(hook.get_hookimpls()):  # registration order
-            result = impl.function()
-            if result is None:
-                continue
-            for spec in result:
-                if not isinstance(spec, spec_type):
-                    raise PluginError(
-                        f"{self._describe(impl.plugin_name)} returned {type(spec).__name__} from "
-                        f"{spec_type.hook}; expected {spec_type.__name__}"
-                    )
-                found.append(_Registered(spec, impl.plugin_name))
+        found: list[_Registered] = []
+        for impl in hook.get_hookimpls():  # registration order
+            found.extend(
+                _Registered(spec, impl.plugin_name) for spec in self._call(impl, spec_type)
+            )
         return found
+
+    def _call(self, impl: pluggy.HookImpl, spec_type: type[_Spec]) -> list[Any]:
+        """One plugin's answer to one hook, checked; a plugin bug becomes a PluginError."""
+        try:
+            result: Any = impl.function()
+            specs = [] if result is None else list(result)
+        except Exception as err:
+            raise PluginError(
+                f"{self._describe(impl.plugin_name)} failed in {spec_type.hook}: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        for spec in specs:
+            if not isinstance(spec, spec_type):
+                raise PluginError(
+                    f"{self._describe(impl.plugin_name)} returned {type(spec).__name__} from "
+                    f"{spec_type.hook}; expected {spec_type.__name__}"
+                )
+        return specs
 
     def _describe(self, plugin_name: str) -> str:
         info = self._infos.get(plugin_name)
-        if info is None or info.distribution is None:
-            return f"plugin {plugin_name!r}"
-        return f"plugin {plugin_name!r} ({info.distribution})"
+        return _describe_plugin(plugin_name, info.distribution if info else None)
 
     def _unknown_message(self, spec_type: type[_Spec], name: str, installed: list[str]) -> str:
-        for info in self._infos.values():
-            if info.status == "loaded":
-                continue
+        unavailable = [info for info in self._infos.values() if info.status != "loaded"]
+        for info in unavailable:
             dist = (info.distribution or "").lower()
             if info.name == name or dist.endswith(f"-{name}"):
-                what = info.distribution or info.module
+                why = (
+                    "is blocked by " + DISABLE_ENV if info.status == "blocked" else "failed to load"
+                )
+                detail = f" ({info.error})" if info.status == "failed" else ""
                 return (
-                    f"{spec_type.kind} {name!r} is not available: plugin {info.name!r} ({what}) "
-                    f"{'is blocked' if info.status == 'blocked' else 'failed to load'}: {info.error}"
+                    f"{spec_type.kind} {name!r} is not available: "
+                    f"{_describe_plugin(info.name, info.distribution)} {why}{detail}"
                 )
         choices = ", ".join(installed) if installed else "none"
-        return (
+        message = (
             f"unknown {spec_type.kind} {name!r}; installed: {choices}. "
             f"Another one comes from a package such as {spec_type.package_prefix}{name} "
             f"(pip install {spec_type.package_prefix}{name})"
         )
+        failed = [info for info in unavailable if info.status == "failed"]
+        if failed:
+            who = ", ".join(_describe_plugin(info.name, info.distribution) for info in failed)
+            message += f"; note that {who} failed to load (see `dlm plugins`)"
+        return message
 
     # -- building extensions --------------------------------------------
 
@@ -333,14 +403,78 @@ def split_selector(selector: str) -> tuple[str, str | None]:
     return name.strip(), (argument if sep else None)
 
 
-def _entry_point_distributions() -> dict[tuple[str, str], tuple[str, str]]:
-    """(entry-point name, value) → (distribution, version) for the ``dlm`` group."""
-    found: dict[tuple[str, str], tuple[str, str]] = {}
+def installed_entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The ``dlm`` entry points of the installed distributions, read now.
+
+    One distribution found twice on ``sys.path`` (an editable install next
+    to its source folder) counts once: the first, as Python's import would.
+    Read fresh on purpose: stevedore's own cache is kept per process, and on
+    disk keyed on mtimes packed as 32-bit floats (about two minutes of
+    resolution), so it can still show a plugin as it was before a reinstall.
+    """
+    seen: set[str] = set()
+    found: list[importlib.metadata.EntryPoint] = []
     for dist in importlib.metadata.distributions():
-        for ep in dist.entry_points:
-            if ep.group == ENTRY_POINT_GROUP:
-                found.setdefault((ep.name, ep.value), (dist.metadata["Name"], dist.version))
+        key = _normalize(dist.metadata["Name"] or "")
+        if key in seen:
+            continue
+        seen.add(key)
+        found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
     return found
+
+
+def _load_with_stevedore(
+    entry_points: list[importlib.metadata.EntryPoint],
+    on_load_failure: Callable[[Any, importlib.metadata.EntryPoint, BaseException], None],
+) -> list[Any]:
+    """Import ``entry_points`` through stevedore; returns its loaded extensions.
+
+    stevedore is handed the list we just read instead of consulting its own
+    caches (see :func:`installed_entry_points`). Imported here, not at module
+    level, so ``dlm --help`` does not pay for it.
+    """
+    from stevedore import NamedExtensionManager
+
+    class FreshEntryPoints(NamedExtensionManager):  # type: ignore[type-arg]
+        def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
+            return list(entry_points)
+
+    manager = FreshEntryPoints(
+        ENTRY_POINT_GROUP,
+        names=[ep.name for ep in entry_points],
+        on_load_failure_callback=on_load_failure,
+        on_missing_entrypoints_callback=None,
+    )
+    return list(manager.extensions)
+
+
+def _distribution_of(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _describe_plugin(name: str, distribution: str | None) -> str:
+    return f"plugin {name!r}" if distribution is None else f"plugin {name!r} ({distribution})"
+
+
+def _one_line(err: BaseException) -> str:
+    """pluggy's messages span lines; the CLI prints one."""
+    return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
+def _hook_names() -> list[str]:
+    return [spec_type.hook for spec_type in SPEC_TYPES]
+
+
+def _closest_hook(name: str) -> str | None:
+    matches = difflib.get_close_matches(name, _hook_names(), n=1)
+    return matches[0] if matches else None
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _version_of(distribution: str) -> str | None:

@@ -32,6 +32,8 @@ class StagedPlan:
     created_at: str
     judge: str
     threshold: float
-    adapter_version: int | None
+    # Defaults to None because TOML has no null: a plan mined with no adapter
+    # version is written without this key and must read back the same.
+    adapter_version: int | None = None
     pairs: list[StagedPair] = attrs.Factory(list)
     complete: bool = True

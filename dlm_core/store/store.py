@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
+import cattrs
 
 from dlm_core.atomic import write_text_atomic
 from dlm_core.errors import StoreError
@@ -55,6 +56,19 @@ class AdapterVersion:
     def run(self) -> RunRecord | None:
         run_path = self.path / "run.json"
         return read_json(run_path, RunRecord) if run_path.exists() else None
+
+
+def _read_plan(path: Path) -> StagedPlan:
+    """One staged plan; a damaged file is a :class:`StoreError` naming it."""
+    try:
+        return read_toml(path, StagedPlan)
+    except cattrs.BaseValidationError as exc:
+        problem = "; ".join(cattrs.transform_error(exc))
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        problem = str(exc)
+    raise StoreError(
+        f"{path}: not a readable staged plan ({problem}); move it out of the way and mine again"
+    )
 
 
 class Store:
@@ -182,7 +196,7 @@ class Store:
         plans = []
         for entry in sorted(self.staged_dir.iterdir()):
             if _PLAN_RE.match(entry.name):
-                plans.append(read_toml(entry, StagedPlan))
+                plans.append(_read_plan(entry))
         return sorted(plans, key=lambda p: p.run_id)
 
     def drop_plan(self, run_id: int) -> None:
