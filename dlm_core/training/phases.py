@@ -20,6 +20,7 @@ import attrs
 
 from dlm_core import __version__
 from dlm_core.context import PluginContext
+from dlm_core.document.frontmatter import Frontmatter
 from dlm_core.document.identity import with_identity
 from dlm_core.document.io import read_text, write_document
 from dlm_core.document.model import Document
@@ -97,7 +98,7 @@ def plan_phases(
     say: Callable[[str], None],
 ) -> list[PhaseName]:
     """Which phases run, or a clear error before anything is loaded."""
-    assert document.frontmatter is not None
+    frontmatter = document.frontmatter or Frontmatter()
     phases: list[PhaseName] = []
     if options.phase in ("sft", "all"):
         if rowsmod.count_sft_examples(document, types) == 0:
@@ -118,7 +119,7 @@ def plan_phases(
             )
         phases.append("preference")
     elif options.phase == "all" and records:
-        if document.frontmatter.training.preference.enabled is False:
+        if frontmatter.training.preference.enabled is False:
             say("skipping the preference phase: training.preference.enabled is false")
         else:
             phases.append("preference")
@@ -135,6 +136,10 @@ def train_document(
 ) -> list[PhaseOutcome]:
     """Train the document's phases; returns one outcome per phase."""
     types = host.section_types()
+    # Refuse impossible requests before the document is touched (identity is written next).
+    draft = parse(read_text(path), path=path, types=types)
+    draft_current = Store(home, draft.dlm_id).current() if draft.dlm_id and Store(home, draft.dlm_id).exists() else None
+    plan_phases(draft, types, options, draft_current, path, lambda _m: None)
     document, text = prepare_document(path, types, say)
     frontmatter = document.frontmatter
     assert frontmatter is not None and frontmatter.dlm_id is not None
