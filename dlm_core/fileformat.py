@@ -8,7 +8,9 @@ dlm can open a newer store.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +18,7 @@ import cattrs
 import tomli_w
 
 from dlm_core.atomic import write_text_atomic
+from dlm_core.errors import StoreError
 
 T = TypeVar("T")
 
@@ -37,8 +40,28 @@ def write_json(path: Path, value: Any) -> None:
     write_text_atomic(path, json.dumps(converter.unstructure(value), indent=2, ensure_ascii=False) + "\n")
 
 
+class DamagedFile(StoreError):
+    """A store file that does not read as what it should be."""
+
+
+def _describe(cls: type) -> str:
+    """``StagedPlan`` → ``staged plan``: the class name in the user's words."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()
+
+
+def _load(path: Path, cls: type[T], parse: Callable[[Path], Any]) -> T:
+    try:
+        return converter.structure(parse(path), cls)
+    except cattrs.BaseValidationError as exc:
+        problem = "; ".join(cattrs.transform_error(exc))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        problem = str(exc)
+    raise DamagedFile(f"{path}: not a readable {_describe(cls)} ({problem}); move it out of the way")
+
+
 def read_json(path: Path, cls: type[T]) -> T:
-    return converter.structure(json.loads(path.read_text(encoding="utf-8")), cls)
+    """Read a JSON file as ``cls``; a damaged file is a :class:`DamagedFile` naming it."""
+    return _load(path, cls, lambda p: json.loads(p.read_text(encoding="utf-8")))
 
 
 def write_toml(path: Path, value: Any) -> None:
@@ -46,5 +69,5 @@ def write_toml(path: Path, value: Any) -> None:
 
 
 def read_toml(path: Path, cls: type[T]) -> T:
-    with path.open("rb") as handle:
-        return converter.structure(tomllib.load(handle), cls)
+    """Read a TOML file as ``cls``; a damaged file is a :class:`DamagedFile` naming it."""
+    return _load(path, cls, lambda p: tomllib.loads(p.read_text(encoding="utf-8")))

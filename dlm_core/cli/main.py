@@ -15,19 +15,19 @@ from typing import Any
 import click
 
 from dlm_core import __version__
-from dlm_core.cli.app import make_app
 from dlm_core.errors import DlmError
 
-# name -> "module:attribute", imported only when the command runs or --help lists it.
-COMMANDS: dict[str, str] = {
-    "init": "dlm_core.cli.init_cmd:init",
-    "show": "dlm_core.cli.show_cmd:show",
-    "plugins": "dlm_core.cli.plugins_cmd:plugins",
-    "train": "dlm_core.cli.train_cmd:train",
-    "preference": "dlm_core.cli.preference_cmd:preference",
-    "prompt": "dlm_core.cli.prompt_cmd:prompt",
-    "metrics": "dlm_core.cli.metrics_cmd:metrics",
-    "compare": "dlm_core.cli.compare_cmd:compare",
+# name -> ("module:attribute", one-line help). The help lives here so that
+# `dlm --help` lists the commands without importing any of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("dlm_core.cli.init_cmd:init", "Create a new .dlm document with a fresh dlm_id."),
+    "show": ("dlm_core.cli.show_cmd:show", "Show a document's sections, adapter versions and staged plans."),
+    "plugins": ("dlm_core.cli.plugins_cmd:plugins", "List installed plugins, what they register and their status."),
+    "train": ("dlm_core.cli.train_cmd:train", "Train SFT and preference phases; each writes the next adapter version."),
+    "preference": ("dlm_core.cli.preference_cmd:preference", "Mine preference pairs from the adapter; list, apply, revert."),
+    "prompt": ("dlm_core.cli.prompt_cmd:prompt", "Answer a query with the current (or a named) adapter version."),
+    "metrics": ("dlm_core.cli.metrics_cmd:metrics", "Show recorded training, mining and compare runs."),
+    "compare": ("dlm_core.cli.compare_cmd:compare", "A/B two adapter versions on held-out prompts."),
 }
 
 
@@ -38,13 +38,17 @@ class DlmGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        entry = COMMANDS.get(name)
+        if entry is None:
             return None
-        module_name, attribute = target.split(":")
+        module_name, attribute = entry[0].split(":")
         module = __import__(module_name, fromlist=[attribute])
         command: click.Command = getattr(module, attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -110,6 +114,8 @@ def _report_warnings(verbose: bool) -> None:
 def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     """Train a LoRA adapter from a .dlm document, mine preference pairs from it, train again."""
     _report_warnings(verbose)
+    from dlm_core.cli.app import make_app
+
     ctx.obj = make_app(home, verbose)
 
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
-import cattrs
 
 from dlm_core.atomic import write_text_atomic
 from dlm_core.errors import StoreError
@@ -58,17 +57,12 @@ class AdapterVersion:
         return read_json(run_path, RunRecord) if run_path.exists() else None
 
 
-def _read_plan(path: Path) -> StagedPlan:
-    """One staged plan; a damaged file is a :class:`StoreError` naming it."""
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        return read_toml(path, StagedPlan)
-    except cattrs.BaseValidationError as exc:
-        problem = "; ".join(cattrs.transform_error(exc))
-    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
-        problem = str(exc)
-    raise StoreError(
-        f"{path}: not a readable staged plan ({problem}); move it out of the way and mine again"
-    )
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Store:
@@ -164,8 +158,13 @@ class Store:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version_name(number)}-", dir=self.adapters_dir))
         try:
             yield number, tmp
+            tmp.chmod(0o755)  # mkdtemp makes it private; a version is an ordinary folder
+            for written in tmp.rglob("*"):
+                if written.is_file():
+                    _fsync_file(written)
             final = self.adapters_dir / version_name(number)
             os.rename(tmp, final)
+            _fsync_file(self.adapters_dir)  # the rename is durable before `current` moves
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -196,7 +195,7 @@ class Store:
         plans = []
         for entry in sorted(self.staged_dir.iterdir()):
             if _PLAN_RE.match(entry.name):
-                plans.append(_read_plan(entry))
+                plans.append(read_toml(entry, StagedPlan))
         return sorted(plans, key=lambda p: p.run_id)
 
     def drop_plan(self, run_id: int) -> None:
