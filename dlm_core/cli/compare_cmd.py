@@ -34,6 +34,10 @@ def compare(app: App, path: Path, a: str, b: str, judge: str, prompts_file: Path
     """Answer held-out prompts with versions A and B; report B's win rate over A."""
     from dlm_core.evaluation.compare import CompareOptions, compare_versions
 
+    if html_path is not None:  # fail before the comparison, not after it
+        from dlm_core.visual import check_target
+
+        check_target(html_path)
     options = CompareOptions(a=a, b=b, judge=judge, prompts_file=prompts_file, samples=samples, seed=seed,
                              temperature=temperature, max_new_tokens=max_new_tokens, sampler=sampler,
                              device=device, judge_timeout=judge_timeout)

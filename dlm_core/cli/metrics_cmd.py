@@ -17,8 +17,13 @@ from dlm_core.errors import DlmError
 @click.option("--phase", type=click.Choice(["sft", "preference"]), help="Only training runs of this phase.")
 @click.option("--json", "as_json", is_flag=True, help="Runs with their steps, evals and mining events as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="One CSV row per training step.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the runs into FILE (.png, .svg, or .html with inline SVG): loss and learning rate per step, "
+                   "reward margin and accuracy for preference runs, pair margins and skips for mine runs. "
+                   "Default: the latest run of each phase. Needs matplotlib: pip install 'dlm-core[plots]'.")
 @pass_app
-def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json: bool, as_csv: bool) -> None:
+def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json: bool, as_csv: bool,
+            plot_path: Path | None) -> None:
     """Show the runs (training and mining) recorded for PATH."""
     from dlm_core.metrics.report import run_details, steps_csv
 
@@ -27,6 +32,15 @@ def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json
     details = run_details(store.metrics_path, run_id=run_id, phase=phase)
     if run_id is not None and not details:
         raise DlmError(f"no run {run_id} in {store.metrics_path}; `dlm metrics {path}` lists them")
+    if plot_path is not None:
+        from dlm_core.visual.plots import plot_metrics
+
+        figures = plot_metrics(store.metrics_path, plot_path, run_id=run_id, phase=phase, title=f"{path.name}: metrics")
+        wrote = f"wrote {plot_path}: " + "; ".join(f.caption for f in figures)
+        if not (as_json or as_csv):
+            click.echo(wrote)
+            return
+        app.note(wrote)  # stdout stays one JSON or CSV document
     if as_json:
         echo_json({"document": str(path), "runs": details})
     elif as_csv:

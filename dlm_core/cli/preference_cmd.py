@@ -30,6 +30,8 @@ def preference() -> None:
 @click.option("--sampler", default="hf", show_default=True, help="Sampler plugin name.")
 @click.option("--seed", type=int, help="Seed for reproducible candidates.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Sampler batch size (default: automatic).")
+@click.option("--judge-batch-size", type=click.IntRange(min=1),
+              help="Candidates per forward pass of a model judge (default: all of a prompt's).")
 @click.option("--judge-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Seconds a cli: judge may take per candidate.")
 @click.option("--device", help="cpu, cuda, cuda:1... (default: automatic).")
@@ -39,14 +41,15 @@ def preference() -> None:
 @pass_app
 def mine(app: App, path: Path, samples: int, max_pairs: int | None, judge: str, threshold: float | None,
          temperature: float, top_p: float | None, max_new_tokens: int, sampler: str, seed: int | None,
-         batch_size: int | None, judge_timeout: float, device: str | None, apply_now: bool, no_wait: bool,
+         batch_size: int | None, judge_batch_size: int | None, judge_timeout: float, device: str | None, apply_now: bool, no_wait: bool,
          as_json: bool) -> None:
     """Sample candidates for every instruction prompt, judge them, keep best-vs-worst pairs."""
     from dlm_core.mining.run import MineOptions, mine_document
 
     options = MineOptions(samples=samples, max_pairs=max_pairs, judge=judge, threshold=threshold,
                           temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, sampler=sampler,
-                          seed=seed, apply=apply_now, batch_size=batch_size, judge_timeout=judge_timeout,
+                          seed=seed, apply=apply_now, batch_size=batch_size, judge_batch_size=judge_batch_size,
+                          judge_timeout=judge_timeout,
                           device=device, wait=not no_wait)
     outcome = mine_document(path, options, home=app.home, host=app.host, say=app.note)
     if as_json:

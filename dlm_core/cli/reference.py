@@ -11,15 +11,18 @@ import click
 from dlm_core.cli.main import COMMANDS, cli
 
 WIDTH = 100
+HELP = ["-h", "--help"]
 
 
 def _help(command: click.Command, path: list[str], parent: click.Context | None) -> str:
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
+    ctx = click.Context(
+        command, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=HELP
+    )
     return command.get_help(ctx)
 
 
 def cli_reference() -> str:
-    root = click.Context(cli, info_name="dlm", terminal_width=WIDTH, max_content_width=WIDTH)
+    root = click.Context(cli, info_name="dlm", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=HELP)
     parts = [
         "# CLI reference",
         "",
@@ -36,7 +39,7 @@ def cli_reference() -> str:
         assert command is not None
         parts += ["", f"## dlm {name}", "", "```", _help(command, ["dlm", name], root), "```"]
         if isinstance(command, click.Group):
-            group_ctx = click.Context(command, info_name=name, parent=root)
+            group_ctx = click.Context(command, info_name=name, parent=root, help_option_names=HELP)
             for sub in sorted(command.list_commands(group_ctx)):
                 subcommand = command.get_command(group_ctx, sub)
                 assert subcommand is not None

@@ -14,11 +14,24 @@ from dlm_core.report import ShowReport, show_report
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the document's history as one page (plots go in <FILE name>-files/ next to it).")
 @pass_app
-def show(app: App, path: Path, as_json: bool) -> None:
+def show(app: App, path: Path, as_json: bool, html_path: Path | None) -> None:
     """Show PATH's frontmatter, sections, adapter versions and staged plans."""
+    if html_path is not None:
+        from dlm_core.visual import check_target
+
+        check_target(html_path)
     document = app.read(path)
-    report = show_report(path, document, app.store_for(document))
+    store = app.store_for(document)
+    report = show_report(path, document, store)
+    if html_path is not None:
+        from dlm_core.visual.pages import write_history_page
+
+        written = write_history_page(report, store, html_path, say=app.note)
+        plots = f" and {len(written) - 1} plots in {written[1].parent}" if len(written) > 1 else ""
+        app.note(f"wrote {html_path}{plots}")
     if as_json:
         echo_json(report)
     else:
@@ -35,8 +48,9 @@ def render(report: ShowReport) -> str:
             what = shorten(s.text or "", 40)
         note = ""
         if s.provenance and s.provenance.get("auto_mined"):
-            p = s.provenance
-            note = f"  auto-mined by {p['judge_name']} ({p['judge_score_chosen']:.3g} vs {p['judge_score_rejected']:.3g}, run {p['mined_run_id']})"
+            mined = s.provenance
+            note = (f"  auto-mined by {mined['judge_name']} ({mined['judge_score_chosen']:.3g} vs "
+                    f"{mined['judge_score_rejected']:.3g}, run {mined['mined_run_id']})")
         lines.append(f"  {s.index:>3}  {s.type:<12} {s.section_id}  {what}{note}")
     store = report.store
     if store is None or not store.exists:

@@ -63,6 +63,7 @@ class MineOptions:
     seed: int | None = None
     apply: bool = False
     batch_size: int | None = None
+    judge_batch_size: int | None = None
     judge_timeout: float = 30.0
     device: str | None = None
     wait: bool = True
@@ -126,11 +127,15 @@ def mine_document(
             adapter_path=current.path,
             home=home,
             device=options.device,
-            options={"batch_size": options.batch_size, "judge_timeout": options.judge_timeout},
+            options={
+                "batch_size": options.batch_size,
+                "judge_batch_size": options.judge_batch_size,
+                "judge_timeout": options.judge_timeout,
+            },
             say=say,
         )
+        judge = host.judge(options.judge, context)  # a bad --judge fails before any sampling
         sampler = host.sampler(options.sampler, context)
-        judge = host.judge(options.judge, context)
         threshold = options.threshold if options.threshold is not None else float(judge.default_threshold)
         miner = _Miner(store, document, types, options, sampler, judge, threshold, current.number, say)
         return miner.run(path, prompts)
@@ -246,7 +251,7 @@ class _Miner:
         plan = StagedPlan(
             run_id=run_id,
             created_at=utc_now(),
-            judge=options.judge,
+            judge=self.judge.name,
             threshold=self.threshold,
             adapter_version=self.version,
             pairs=[staged_pair(p) for p in kept],
@@ -269,7 +274,7 @@ class _Miner:
             unique_candidates=unique_total,
             pairs=plan.pairs,
             skipped=dict(sorted(counts.items())),
-            judge=options.judge,
+            judge=self.judge.name,
             threshold=self.threshold,
             wall_seconds=round(time.perf_counter() - clock, 3),
             sampling_seconds=sampling_seconds,

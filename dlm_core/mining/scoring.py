@@ -20,7 +20,7 @@ def checked_scores(judge: Judge, name: str, prompt: str, texts: list[str]) -> li
         raise JudgeError(f"judge {name!r} returned {len(scores)} scores for {len(texts)} candidates")
     values = []
     for score in scores:
-        if isinstance(score, bool):
+        if isinstance(score, bool | str | bytes):
             raise JudgeError(f"judge {name!r} returned a non-numeric score {score!r}")
         try:
             value = float(score)

@@ -92,8 +92,10 @@ def select_pair(
     if rejected is None:
         return Skip(prompt, SkipReason.TOO_SIMILAR, "every alternative is a near-duplicate of the best")
     pair = MinedPair(prompt, chosen, rejected)
-    if pair.margin < threshold:
-        return Skip(prompt, SkipReason.BELOW_THRESHOLD, f"margin {pair.margin:.4g} < {threshold:.4g}")
+    if pair.margin <= 0 or pair.margin < threshold:
+        # A tie is never a preference, whatever the threshold.
+        why = "a tie" if pair.margin <= 0 else f"margin {pair.margin:.4g} < {threshold:.4g}"
+        return Skip(prompt, SkipReason.BELOW_THRESHOLD, why)
     if pair.key in existing:
         return Skip(prompt, SkipReason.ALREADY_PRESENT)
     return pair
