@@ -5,20 +5,29 @@ here; keys dlm does not act on (``gate``, ``cache``, ``sources``...) are
 still typed, so a misspelling anywhere is caught. An unknown key or a bad
 value is an error located at its ``file:line:col``.
 
+Reading is strict where YAML is lenient: a key written twice is an error
+(PyYAML would keep the last silently), a string is not taken for a list, and
+a number must be finite (``2e-4``, which YAML 1.1 reads as a string, is
+still taken as a number). Of several problems, the first in the text is
+reported.
+
 The frontmatter is read, never rewritten: the document keeps its block
 verbatim, so comments, key order and number formats survive every edit.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import attrs
 import cattrs
 import yaml
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 DEFAULT_BASE_MODEL = "smollm2-135m"
 ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -190,11 +199,17 @@ class Frontmatter:
 converter = cattrs.Converter(forbid_extra_keys=True)
 
 
+def _show(value: Any) -> str:
+    """A value as the user wrote it, shortened for an error line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _structure_literal_or_int(value: Any, _type: Any) -> Any:
     if value == "auto":
         return value
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected 'auto' or a whole number, got {value!r}")
+        raise ValueError(f"expected 'auto' or a whole number, got {_show(value)}")
     return value
 
 
@@ -203,23 +218,76 @@ def _structure_modules(value: Any, _type: Any) -> Any:
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
-    raise ValueError(f"expected 'auto' or a list of module names, got {value!r}")
+    raise ValueError(f"expected 'auto' or a list of module names, got {_show(value)}")
+
+
+_KIND_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+# YAML 1.1 reads 2e-4 (no dot) as a string; such a string is taken as a number.
+_DECIMAL_RE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 def _strict_scalar(kind: type) -> Any:
     def structure(value: Any, _type: Any) -> Any:
-        if kind is float and isinstance(value, str):
-            try:
-                return float(value)  # YAML 1.1 reads 2e-4 as a string
-            except ValueError:
-                pass
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, bool) and kind is not bool:
-            raise ValueError(f"expected {kind.__name__}, got {value!r}")
-        if not isinstance(value, kind):
-            raise ValueError(f"expected {kind.__name__}, got {value!r}")
+        if kind is float:
+            if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
+                value = float(value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                try:
+                    value = float(value)
+                except OverflowError:
+                    raise ValueError(f"expected a number, got {_show(value)}") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"expected a finite number, got {_show(value)}")
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            raise ValueError(f"expected {_KIND_NAMES[kind]}, got {_show(value)}")
         return value
+
+    return structure
+
+
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal
+
+
+def _is_exactly(expected: Any) -> Any:
+    def check(type_: Any) -> bool:
+        return bool(type_ == expected)
+
+    return check
+
+
+def _literal_hook(type_: Any) -> Any:
+    allowed = get_args(type_)
+
+    def structure(value: Any, _type: Any) -> Any:
+        # bool is checked apart: True == 1 would otherwise pass for a Literal[1].
+        if isinstance(value, bool) or value not in allowed:
+            choices = ", ".join(repr(a) for a in allowed)
+            raise ValueError(f"expected one of {choices}, got {_show(value)}")
+        return value
+
+    return structure
+
+
+def _mapping_hook(cl: Any, conv: cattrs.Converter) -> Any:
+    """cattrs' own hook for an attrs class, refusing anything but a mapping first."""
+    base = make_dict_structure_fn(cl, conv)
+
+    def structure(value: Any, _type: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping of keys to values, got {_show(value)}")
+        return base(value, _type)
+
+    return structure
+
+
+def _requiring(kind: type, what: str, base: Any) -> Any:
+    """``base``, after checking the value is a ``kind`` (a string is not a list)."""
+
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {what}, got {_show(value)}")
+        return base(value, type_)
 
     return structure
 
@@ -228,6 +296,17 @@ converter.register_structure_hook(Literal["auto"] | int, _structure_literal_or_i
 converter.register_structure_hook(Literal["auto"] | list[str], _structure_modules)
 for _kind in (int, float, str, bool):
     converter.register_structure_hook(_kind, _strict_scalar(_kind))
+converter.register_structure_hook_factory(_is_literal, _literal_hook)
+converter.register_structure_hook_factory(attrs.has, _mapping_hook)
+_CONTAINERS: list[tuple[Any, type, str]] = [
+    (list[str], list, "a list of text"),
+    (list[SourceDirective], list, "a list of mappings"),
+    (dict[str, AdapterConfig], dict, "a mapping of names to adapter settings"),
+]
+for _container, _kind_of, _what in _CONTAINERS:
+    converter.register_structure_hook_func(
+        _is_exactly(_container), _requiring(_kind_of, _what, converter.get_structure_hook(_container))
+    )
 
 
 @attrs.frozen
@@ -248,14 +327,28 @@ class FrontmatterInvalid(ValueError):
 def load_frontmatter(yaml_text: str) -> Frontmatter:
     """Parse and validate the YAML between the ``---`` lines.
 
+    Of several problems, the one that comes first in the text is reported.
+
     :raises FrontmatterInvalid: with a 0-based line/col inside ``yaml_text``.
     """
     try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text) if node is not None else {}
+        loader = yaml.SafeLoader(yaml_text)
+        try:
+            node = loader.get_single_node()
+            _check_duplicate_keys(node, [])
+            data = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
+    except yaml.reader.ReaderError as exc:
+        # A character YAML refuses (a control character); located by its offset.
+        offset = exc.position
+        line = yaml_text.count("\n", 0, offset)
+        col = offset - (yaml_text.rfind("\n", 0, offset) + 1)
+        message = f"invalid YAML: character U+{exc.character:04X} is not allowed in YAML"
+        raise FrontmatterInvalid(FrontmatterProblem(message, line, col)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FrontmatterInvalid(
             FrontmatterProblem(f"invalid YAML: {problem}", mark.line if mark else 0, mark.column if mark else 0)
         ) from None
@@ -266,47 +359,118 @@ def load_frontmatter(yaml_text: str) -> Frontmatter:
     try:
         return converter.structure(data, Frontmatter)
     except (ClassValidationError, IterableValidationError) as exc:
-        path, message = next(_leaf_problems(exc, []))
-        line, col = _locate(node, path)
-        raise FrontmatterInvalid(FrontmatterProblem(message, line, col)) from None
+        problems = [FrontmatterProblem(m, *_locate(node, p)) for p, m in _leaf_problems(exc, [], node)]
+        raise FrontmatterInvalid(min(problems, key=lambda p: (p.line, p.col))) from None
     except FieldError as exc:
         line, col = _locate(node, [exc.key])
         raise FrontmatterInvalid(FrontmatterProblem(str(exc), line, col)) from None
 
 
-def _leaf_problems(exc: BaseException, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+def _check_duplicate_keys(node: Any, path: list[str], seen_nodes: set[int] | None = None) -> None:
+    """PyYAML keeps the last of two equal keys silently; a document means one of them."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return  # an alias of a node already checked (perhaps of its own parent)
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                key = key_node.value
+                if key in seen:
+                    first = seen[key].start_mark.line + 2  # the file line: after the opening ---
+                    dotted = ".".join([*path, key])
+                    raise FrontmatterInvalid(
+                        FrontmatterProblem(
+                            f"duplicate key {dotted!r} (first set on line {first}); keep one of them",
+                            key_node.start_mark.line,
+                            key_node.start_mark.column,
+                        )
+                    )
+                seen[key] = key_node
+            _check_duplicate_keys(value_node, [*path, str(getattr(key_node, "value", "?"))], seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, [*path, str(index)], seen_nodes)
+
+
+def _dotted(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _leaf_problems(exc: BaseException, path: list[Any], node: Any) -> Iterator[tuple[list[Any], str]]:
+    """``(path, message)`` for every problem cattrs collected under ``exc``."""
     if isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
         for inner, note in with_notes:
-            yield from _leaf_problems(inner, [*path, note.name])
+            yield from _leaf_problems(inner, [*path, note.name], node)
         for inner in without:
-            yield from _leaf_problems(inner, path)
+            yield from _leaf_problems(inner, path, node)
     elif isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for inner, inote in with_notes:
-            yield from _leaf_problems(inner, [*path, inote.index])
-        for inner in without:
-            yield from _leaf_problems(inner, path)
+        items, others = exc.group_exceptions()
+        for inner, inote in items:
+            yield from _leaf_problems(inner, [*path, inote.index], node)
+        for inner in others:
+            yield from _leaf_problems(inner, path, node)
     elif isinstance(exc, ForbiddenExtraKeysError):
-        key = sorted(exc.extra_fields)[0]
-        full = ".".join(str(p) for p in [*path, key])
-        allowed = ", ".join(f.name for f in attrs.fields(exc.cl))
-        yield [*path, key], f"unknown key {full!r}; expected one of: {allowed}"
+        key = _first_written(node, path, exc.extra_fields)
+        allowed = [f.name for f in attrs.fields(exc.cl)]
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        yield [*path, key], f"unknown key {_dotted([*path, key])!r}{hint}; expected one of: {', '.join(allowed)}"
     elif isinstance(exc, FieldError):
-        dotted = ".".join(str(p) for p in [*path, exc.key])
-        yield [*path, exc.key], f"{dotted}: {exc}"
+        # The validators' messages start with the field's name ("lora_r must be...");
+        # the full dotted path says which one.
+        dotted, message = _dotted([*path, exc.key]), str(exc)
+        if message.startswith(f"{exc.key} "):
+            yield [*path, exc.key], dotted + message[len(exc.key) :]
+        else:
+            yield [*path, exc.key], f"{dotted}: {message}"
+    elif isinstance(exc, KeyError) and path:
+        # cattrs reports a missing required field as a KeyError under that field's name.
+        yield path, f"{_dotted(path[:-1]) or 'frontmatter'}: missing required key {path[-1]!r}"
     else:
-        dotted = ".".join(str(p) for p in path) or "frontmatter"
-        yield path, f"{dotted}: {exc}"
+        yield path, f"{_dotted(path) or 'frontmatter'}: {exc}"
 
 
-def _locate(node: Any, path: list[str | int]) -> tuple[int, int]:
-    """The 0-based line/col of the key (or item) at ``path`` in the YAML node tree."""
+def _first_written(node: Any, path: list[Any], keys: set[Any]) -> Any:
+    """Of ``keys``, the one written first in the mapping at ``path``."""
+    mapping = _node_at(node, path)
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, _value in mapping.value:
+            for key in keys:
+                if _key_matches(key_node, key):
+                    return key
+    return sorted(keys, key=str)[0]
+
+
+def _key_matches(key_node: Any, key: Any) -> bool:
+    if not isinstance(key_node, yaml.ScalarNode):
+        return False
+    if isinstance(key, str):
+        return bool(key_node.tag == "tag:yaml.org,2002:str" and key_node.value == key)
+    # A key YAML read as a number, bool or null (``1:``, ``null:``).
+    return bool(key_node.tag != "tag:yaml.org,2002:str" and yaml.safe_load(key_node.value) == key)
+
+
+def _node_at(node: Any, path: list[Any]) -> Any:
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if _key_matches(k, part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node
+
+
+def _locate(node: Any, path: list[Any]) -> tuple[int, int]:
+    """The 0-based line/col of the key (or item) at ``path``, or of the nearest parent found."""
     mark = node.start_mark if node is not None else None
     for part in path:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                if key_node.value == part:
+                if _key_matches(key_node, part):
                     mark, node = key_node.start_mark, value_node
                     break
             else:
@@ -338,9 +502,27 @@ def render_frontmatter(frontmatter: Frontmatter, newline: str = "\n") -> str:
         value = _non_defaults(getattr(frontmatter, key), getattr(defaults, key))
         if value is not _SAME:
             data[key] = value
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
     lines = ["---", *body.rstrip("\n").split("\n"), "---"]
     return newline.join(lines) + newline
+
+
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Writes any string holding a line break double-quoted, on one line.
+
+    PyYAML writes such strings single-quoted across several lines, where a
+    raw NEL or LINE SEPARATOR is read back as a folded space and a ``---``
+    continuation could end the block early.
+    """
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    style = '"' if any(c in value for c in _LINE_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LINE_BREAKS = "\n\r\x85\u2028\u2029"
+_Dumper.add_representer(str, _represent_str)
 
 
 def _non_defaults(value: Any, default: Any) -> Any:

@@ -30,6 +30,8 @@ def fence_line(type_name: str, suffix: str = "") -> str:
 
 def match_fence(line: str) -> tuple[str, str] | None:
     """``(type, suffix)`` when ``line`` is a fence, else None."""
+    if not line.startswith("::"):
+        return None  # the common case, without a regex
     match = FENCE_RE.match(line.rstrip())
     if match is None:
         return None
@@ -38,15 +40,15 @@ def match_fence(line: str) -> tuple[str, str] | None:
 
 def match_header(line: str, headers: tuple[str, ...]) -> str | None:
     """The header name when ``line`` is ``### NAME`` for one of ``headers``."""
-    stripped = line.rstrip()
-    if not stripped.startswith("### "):
+    if not line.startswith("### "):
         return None
-    name = stripped[4:]
+    name = line[4:].rstrip()
     return name if name in headers else None
 
 
 def opens_code_block(line: str) -> bool:
-    return line.lstrip().startswith(CODE_FENCE)
+    """Whether ``line`` opens or closes a ``` code block (indented or not)."""
+    return CODE_FENCE in line and line.lstrip().startswith(CODE_FENCE)
 
 
 def _is_grammar(core: str, headers: tuple[str, ...], *, top: bool) -> bool:

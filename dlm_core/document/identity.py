@@ -3,16 +3,21 @@
 A document may start with no frontmatter at all. Before its first store is
 made, dlm adds one (a fresh ULID and the default base) and says so. An
 existing frontmatter without ``dlm_id`` gains that one line, right after the
-opening ``---``; nothing else in the block changes.
+opening ``---`` (or its value, where the key is there but empty); nothing
+else in the block changes. The edited block is read back before it is used,
+so a block dlm cannot edit safely is an error, never a guess.
 """
 
 from __future__ import annotations
 
 import attrs
+import yaml
 
-from dlm_core.document.frontmatter import Frontmatter, load_frontmatter
+from dlm_core.document import grammar
+from dlm_core.document.frontmatter import Frontmatter, FrontmatterInvalid, load_frontmatter
 from dlm_core.document.ids import new_ulid
-from dlm_core.document.model import Document
+from dlm_core.document.model import Document, Section
+from dlm_core.errors import DlmError
 
 
 def with_identity(document: Document) -> tuple[Document, str | None]:
@@ -22,16 +27,64 @@ def with_identity(document: Document) -> tuple[Document, str | None]:
     dlm_id = new_ulid()
     nl = document.newline
     if document.frontmatter is None:
-        frontmatter = Frontmatter(dlm_id=dlm_id)
-        head = f"---{nl}dlm_id: {dlm_id}{nl}base_model: {frontmatter.base_model}{nl}---{nl}"
+        fresh = Frontmatter(dlm_id=dlm_id)
+        head = f"---{nl}dlm_id: {dlm_id}{nl}base_model: {fresh.base_model}{nl}---{nl}"
         prefix = document.frontmatter_source or ""
-        if document.sections and document.sections[0].fenced is False:
+        sections = document.sections
+        if sections and sections[0].fenced is False:
             head += nl  # a blank line between the new frontmatter and the prose
-        updated = attrs.evolve(document, frontmatter=frontmatter, frontmatter_source=head + prefix)
-        return updated, f"added frontmatter (dlm_id {dlm_id}, base_model {frontmatter.base_model})"
+            sections = (_below_frontmatter(sections[0]), *sections[1:])
+        updated = attrs.evolve(document, frontmatter=fresh, frontmatter_source=head + prefix, sections=sections)
+        return updated, f"added frontmatter (dlm_id {dlm_id}, base_model {fresh.base_model})"
     source = document.frontmatter_source or ""
     first_end = source.index("\n") + 1
-    source = f"{source[:first_end]}dlm_id: {dlm_id}{nl}{source[first_end:]}"
-    yaml_text = source[first_end : source.rstrip().rfind("\n") + 1]
-    updated = attrs.evolve(document, frontmatter=load_frontmatter(yaml_text), frontmatter_source=source)
+    last_start = source.rstrip().rfind("\n") + 1
+    yaml_text = _with_dlm_id(source[first_end:last_start], dlm_id, nl)
+    frontmatter: Frontmatter | None
+    try:
+        frontmatter = load_frontmatter(yaml_text)
+    except FrontmatterInvalid:
+        frontmatter = None
+    if frontmatter is None or frontmatter.dlm_id != dlm_id:
+        raise DlmError(
+            f"cannot add a dlm_id to this frontmatter by itself; add the line `dlm_id: {dlm_id}` to it"
+        )
+    source = source[:first_end] + yaml_text + source[last_start:]
+    updated = attrs.evolve(document, frontmatter=frontmatter, frontmatter_source=source)
     return updated, f"added dlm_id {dlm_id} to the frontmatter"
+
+
+def _with_dlm_id(yaml_text: str, dlm_id: str, nl: str) -> str:
+    """The YAML with ``dlm_id`` set: the empty value filled in, or a line added."""
+    root = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            if getattr(key_node, "value", None) == "dlm_id":  # present, but null
+                start, end = value_node.start_mark.index, value_node.end_mark.index
+                value = dlm_id if start < end else f" {dlm_id}"
+                return yaml_text[:start] + value + yaml_text[end:]
+        if root.flow_style:  # {base_model: x}
+            at = yaml_text.index("{", root.start_mark.index) + 1
+            return f"{yaml_text[:at]}dlm_id: {dlm_id}, {yaml_text[at:]}"
+        indent = " " * root.start_mark.column  # a block mapping may be indented as a whole
+        return f"{indent}dlm_id: {dlm_id}{nl}{yaml_text}"
+    return f"dlm_id: {dlm_id}{nl}{yaml_text}"
+
+
+def _below_frontmatter(section: Section) -> Section:
+    """The top prose, once a frontmatter is put above it.
+
+    Its first line was line 1 of the file, where ``---`` needed a backslash
+    to not open a frontmatter; below one it needs none, so one goes.
+    """
+    source = section.source
+    if source is None:
+        return section
+    first = source.split("\n", 1)[0].removesuffix("\r")
+    if (
+        first.startswith("\\")
+        and grammar.needs_escape(first, top=True)
+        and not grammar.needs_escape(first, top=False)
+    ):
+        return attrs.evolve(section, source=source[1:])
+    return section

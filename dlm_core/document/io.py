@@ -45,9 +45,13 @@ def read_text(path: Path) -> str:
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters, as an editor counts) of byte ``offset``."""
     line = data.count(b"\n", 0, offset) + 1
-    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    return line, col
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    before = data[line_start:offset].decode("utf-8", errors="replace")
+    if line_start == 0:
+        before = before.removeprefix("\ufeff")  # the byte-order mark is not a column
+    return line, len(before) + 1
 
 
 def read_document(path: Path, types: Mapping[str, SectionType] | None = None) -> Document:

@@ -6,7 +6,13 @@ reproduces every byte the user wrote and only new sections are rendered.
 
 Record and prose texts hold no leading or trailing blank lines (those are
 layout between records) and no carriage returns (those are line endings);
-the constructors enforce this so that every value survives a round trip.
+a section holds records or free text, never both, and only a section of
+records carries a provenance marker. The constructors enforce this so that
+every value survives a round trip.
+
+``attrs.evolve`` keeps ``source``: a section changed that way is still
+written from its old text. Call :meth:`Section.detached` on a changed
+section (``write_document`` refuses a document that would not read back).
 """
 
 from __future__ import annotations
@@ -24,6 +30,19 @@ if TYPE_CHECKING:
     from dlm_core.document.frontmatter import Frontmatter
 
 
+# Typed converters (rather than ``tuple``) so type checkers see what each field takes.
+def _fields_tuple(fields: Iterable[RecordField]) -> tuple[RecordField, ...]:
+    return tuple(fields)
+
+
+def _records_tuple(records: Iterable[Record]) -> tuple[Record, ...]:
+    return tuple(records)
+
+
+def _sections_tuple(sections: Iterable[Section]) -> tuple[Section, ...]:
+    return tuple(sections)
+
+
 def _is_blank(line: str) -> bool:
     return line.strip() == ""
 
@@ -31,8 +50,12 @@ def _is_blank(line: str) -> bool:
 def _check_text(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if "\r" in value:
         raise ValueError(f"{attribute.name} must not contain carriage returns (\\r)")
-    lines = value.split("\n")
-    if value and (_is_blank(lines[0]) or _is_blank(lines[-1])):
+    if not value:
+        return
+    first_end = value.find("\n")
+    first = value if first_end == -1 else value[:first_end]
+    last = value[value.rfind("\n") + 1 :]
+    if _is_blank(first) or _is_blank(last):
         raise ValueError(f"{attribute.name} must not start or end with a blank line")
 
 
@@ -54,7 +77,7 @@ class RecordField:
 class Record:
     """One Q/A or Prompt/Chosen/Rejected record, fields in document order."""
 
-    fields: tuple[RecordField, ...] = attrs.field(converter=tuple)
+    fields: tuple[RecordField, ...] = attrs.field(converter=_fields_tuple)
 
     @classmethod
     def of(cls, *pairs: tuple[str, str]) -> Record:
@@ -72,6 +95,8 @@ class Record:
 
 
 def _code_fences_balanced(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if "```" not in value:
+        return
     opened = sum(1 for line in value.split("\n") if line.lstrip().startswith("```"))
     if opened % 2:
         raise ValueError("prose text opens a ``` code block that it never closes")
@@ -91,12 +116,20 @@ class Section:
     """
 
     type: str
-    records: tuple[Record, ...] = attrs.field(default=(), converter=tuple)
+    records: tuple[Record, ...] = attrs.field(default=(), converter=_records_tuple)
     text: str = attrs.field(default="", validator=[_check_text, _code_fences_balanced])
     provenance: Provenance | None = None
     fenced: bool = True
     fence_suffix: str = ""
     source: str | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Neither would be written: a section is either records or free text,
+        # and a marker belongs to a section of records.
+        if self.records and self.text:
+            raise ValueError("a section holds records or free text, not both")
+        if self.provenance is not None and not self.records:
+            raise ValueError("a provenance marker belongs to a section of records")
 
     @classmethod
     def prose(cls, text: str, *, fenced: bool = False) -> Section:
@@ -157,7 +190,9 @@ class Document:
     """
 
     frontmatter: Frontmatter | None = None
-    sections: tuple[Section, ...] = attrs.field(default=(), converter=tuple, validator=_check_sections)
+    sections: tuple[Section, ...] = attrs.field(
+        default=(), converter=_sections_tuple, validator=_check_sections
+    )
     frontmatter_source: str | None = attrs.field(default=None, eq=False, repr=False)
     newline: str = attrs.field(default="\n", eq=False, repr=False)
     bom: bool = attrs.field(default=False, eq=False, repr=False)

@@ -11,14 +11,17 @@ blank lines around a record's text are layout, not text. Code blocks matter
 only in prose: there a fence inside a ``` block is text. Inside records,
 every grammar line counts and text that looks like grammar is escaped, so an
 unbalanced ``` in a generated answer cannot swallow the rest of the file.
+
+Lines end at ``\\n`` or ``\\r\\n``. A carriage return anywhere else is an
+error at its own line and column (it was one before too, but reported at the
+start of the section or field that held it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import accumulate
 from pathlib import Path
-
-import attrs
 
 from dlm_core.document import grammar
 from dlm_core.document.frontmatter import Frontmatter, FrontmatterInvalid, load_frontmatter
@@ -28,30 +31,24 @@ from dlm_core.document.types import SectionType
 from dlm_core.errors import DocumentError
 
 
-@attrs.frozen
-class _Line:
-    number: int  # 1-based
-    start: int  # offset of the first character
-    end: int  # offset after the line terminator
-    text: str  # without the terminator
+def _split_lines(text: str) -> tuple[list[str], list[int]]:
+    """The lines of ``text`` and the offset where each starts.
 
-
-def _split_lines(text: str, offset: int, first_number: int) -> list[_Line]:
-    lines = []
-    pos, number = 0, first_number
-    while pos < len(text):
-        nl = text.find("\n", pos)
-        end = len(text) if nl == -1 else nl + 1
-        content = text[pos:nl] if nl != -1 else text[pos:]
-        if nl != -1 and content.endswith("\r"):
-            content = content[:-1]
-        lines.append(_Line(number, offset + pos, offset + end, content))
-        pos, number = end, number + 1
-    return lines
-
-
-def _blank(line: _Line) -> bool:
-    return line.text.strip() == ""
+    A line ends at ``\\n`` and loses a ``\\r`` just before it. ``starts`` has
+    one more entry than there are lines: the end of the text, so line ``i``
+    is ``text[starts[i]:starts[i + 1]]`` with its terminator.
+    """
+    lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the text ends with a line feed (or is empty)
+    starts = [offset + index for index, offset in enumerate(accumulate(map(len, lines), initial=0))]
+    starts[-1] = min(starts[-1], len(text))  # an unterminated last line has no line feed
+    if "\r" in text:
+        terminated = len(lines) if text.endswith("\n") else len(lines) - 1
+        for index in range(terminated):
+            if lines[index].endswith("\r"):
+                lines[index] = lines[index][:-1]
+    return lines, starts
 
 
 def _detect_newline(text: str) -> str:
@@ -80,62 +77,46 @@ def parse(
 
 
 class _Parser:
+    """One parse. Lines are addressed by 0-based index (line number - 1);
+    a run of lines is a half-open index range ``lo, hi``."""
+
     def __init__(self, text: str, path: Path | str | None, types: Mapping[str, SectionType]):
         self.bom = text.startswith("\ufeff")
         self.text = text[1:] if self.bom else text
         self.path = path
         self.types = types
-        self.lines = _split_lines(self.text, 0, 1)
+        self.lines, self.starts = _split_lines(self.text)
 
     def error(self, message: str, line: int, col: int = 1) -> DocumentError:
         return DocumentError(message, path=self.path, line=line, col=col)
 
     def parse(self) -> Document:
-        frontmatter, frontmatter_source, body_start = self._frontmatter()
-        body = self.lines[body_start:]
-        fences = []
-        in_code = False
-        for index, line in enumerate(body):
-            fence = grammar.match_fence(line.text)
-            current_is_prose = not fences or self._type(fences[-1][1]).headers == ()
-            if current_is_prose and not fence and grammar.opens_code_block(line.text):
-                in_code = not in_code
-                if in_code:
-                    code_start = line
-                continue
-            if fence and not (current_is_prose and in_code):
-                name, _suffix = fence
-                if name not in self.types:
-                    known = ", ".join(sorted(self.types))
-                    raise self.error(f"unknown section type '::{name}::'; known types: {known}", line.number)
-                fences.append((index, name))
-                in_code = False
-        if in_code:
-            raise self.error(
-                "this ``` code block is never closed; add a closing ``` line", code_start.number
-            )
+        self._check_carriage_returns()
+        frontmatter, frontmatter_source, body = self._frontmatter()
+        fences = self._fences(body)
+        lines = self.lines
+        end = len(lines)
 
-        sections: list[Section] = []
         # Blank lines just before a fence belong to the fenced section.
         span_starts = []
         for index, _name in fences:
             lead = index
-            while lead > 0 and _blank(body[lead - 1]):
+            while lead > body and not lines[lead - 1].strip():
                 lead -= 1
             span_starts.append(lead)
-        prose_lines = body[: span_starts[0]] if fences else body
-        if any(not _blank(line) for line in prose_lines):
-            prose = self._prose(prose_lines, fenced=False, top=frontmatter is None)
-            sections.append(attrs.evolve(prose, source=self._slice(prose_lines)))
-        elif prose_lines:
-            # A body of blank lines only: keep them with the head of the file.
-            frontmatter_source = (frontmatter_source or "") + self._slice(prose_lines)
 
-        for i, (fence_index, name) in enumerate(fences):
-            span_end = span_starts[i + 1] if i + 1 < len(fences) else len(body)
-            section = self._fenced(name, body[fence_index], body[fence_index + 1 : span_end])
-            lines = body[span_starts[i] : span_end]
-            sections.append(attrs.evolve(section, source=self._slice(lines)))
+        sections: list[Section] = []
+        prose_end = span_starts[0] if fences else end
+        if any(lines[i].strip() for i in range(body, prose_end)):
+            top = frontmatter is None
+            sections.append(self._prose(body, prose_end, top=top))
+        elif prose_end > body:
+            # A body of blank lines only: keep them with the head of the file.
+            frontmatter_source = (frontmatter_source or "") + self._slice(body, prose_end)
+
+        for i, (fence, name) in enumerate(fences):
+            span_end = span_starts[i + 1] if i + 1 < len(fences) else end
+            sections.append(self._fenced(name, fence, span_end, self._slice(span_starts[i], span_end)))
 
         return Document(
             frontmatter=frontmatter,
@@ -145,51 +126,98 @@ class _Parser:
             bom=self.bom,
         )
 
-    def _type(self, name: str) -> SectionType:
-        return self.types[name]
+    def _slice(self, lo: int, hi: int) -> str:
+        return self.text[self.starts[lo] : self.starts[hi]] if lo < hi else ""
 
-    def _slice(self, lines: list[_Line]) -> str:
-        if not lines:
-            return ""
-        return self.text[lines[0].start : lines[-1].end]
+    def _check_carriage_returns(self) -> None:
+        if "\r" not in self.text:
+            return
+        for index, line in enumerate(self.lines):
+            col = line.find("\r")
+            if col != -1:
+                raise self.error(
+                    "carriage return (\\r) that does not end a line; "
+                    "save the file with \\n or \\r\\n line endings",
+                    index + 1,
+                    col + 1,
+                )
+
+    def _fences(self, body: int) -> list[tuple[int, str]]:
+        """``(line index, type name)`` of every fence, code blocks in prose skipped."""
+        fences: list[tuple[int, str]] = []
+        in_code = False
+        code_start = 0
+        in_prose = True  # the unfenced top is prose; code blocks matter only there
+        for index in range(body, len(self.lines)):
+            line = self.lines[index]
+            fence = grammar.match_fence(line)
+            if fence is None:
+                if in_prose and grammar.opens_code_block(line):
+                    in_code = not in_code
+                    code_start = index
+                continue
+            if in_prose and in_code:
+                continue  # a fence inside a code block is text
+            name = fence[0]
+            if name not in self.types:
+                known = ", ".join(sorted(self.types))
+                raise self.error(f"unknown section type '::{name}::'; known types: {known}", index + 1)
+            fences.append((index, name))
+            in_prose = self.types[name].headers == ()
+            in_code = False
+        if in_code:
+            raise self.error("this ``` code block is never closed; add a closing ``` line", code_start + 1)
+        return fences
 
     # -- frontmatter ----------------------------------------------------
 
     def _frontmatter(self) -> tuple[Frontmatter | None, str | None, int]:
-        if not self.lines or self.lines[0].text.rstrip() != grammar.FRONTMATTER_DELIMITER:
+        """The frontmatter, its exact text, and the index of the first body line."""
+        lines = self.lines
+        if not lines or lines[0].rstrip() != grammar.FRONTMATTER_DELIMITER:
             return None, None, 0
-        for index in range(1, len(self.lines)):
-            if self.lines[index].text.rstrip() == grammar.FRONTMATTER_DELIMITER:
+        for close in range(1, len(lines)):
+            if lines[close].rstrip() == grammar.FRONTMATTER_DELIMITER:
                 break
         else:
             raise self.error(
                 "frontmatter opened with '---' is never closed; add a '---' line after the YAML", 1
             )
-        yaml_text = self.text[self.lines[1].start : self.lines[index].start] if index > 1 else ""
+        yaml_text = self._slice(1, close)
         try:
             frontmatter = load_frontmatter(yaml_text)
         except FrontmatterInvalid as exc:
             problem = exc.problem
             raise self.error(problem.message, problem.line + 2, problem.col + 1) from None
-        source = self.text[: self.lines[index].end]
-        return frontmatter, source, index + 1
+        return frontmatter, self._slice(0, close + 1), close + 1
 
     # -- sections -------------------------------------------------------
 
-    def _prose(self, lines: list[_Line], *, fenced: bool, top: bool) -> Section:
-        first = next((i for i, line in enumerate(lines) if not _blank(line)), len(lines))
-        last = max((i for i, line in enumerate(lines) if not _blank(line)), default=-1)
+    def _trimmed(self, lo: int, hi: int) -> tuple[int, int]:
+        """The range without its leading and trailing blank lines."""
+        lines = self.lines
+        while lo < hi and not lines[lo].strip():
+            lo += 1
+        while hi > lo and not lines[hi - 1].strip():
+            hi -= 1
+        return lo, hi
+
+    def _prose_text(self, lo: int, hi: int, *, top: bool) -> str:
+        lo, hi = self._trimmed(lo, hi)
         texts = []
         in_code = False
-        for i, line in enumerate(lines[first : last + 1]):
-            if grammar.opens_code_block(line.text):
+        for index in range(lo, hi):
+            line = self.lines[index]
+            if grammar.opens_code_block(line):
                 in_code = not in_code
-                texts.append(line.text)
-                continue
-            is_top = top and not fenced and line.number == 1
-            texts.append(line.text if in_code else grammar.unescape(line.text, top=is_top))
-        text = "\n".join(texts)
-        return self._make(lines[0].number if lines else 1, "prose", text=text, fenced=fenced)
+            elif not in_code and line.startswith("\\"):
+                line = grammar.unescape(line, top=top and index == 0)
+            texts.append(line)
+        return "\n".join(texts)
+
+    def _prose(self, lo: int, hi: int, *, top: bool) -> Section:
+        text = self._prose_text(lo, hi, top=top)
+        return self._make(lo + 1, "prose", text=text, fenced=False, source=self._slice(lo, hi))
 
     def _make(self, line: int, type_name: str, **kwargs: object) -> Section:
         try:
@@ -197,44 +225,43 @@ class _Parser:
         except ValueError as exc:
             raise self.error(str(exc), line) from None
 
-    def _fenced(self, name: str, fence: _Line, content: list[_Line]) -> Section:
-        section_type = self._type(name)
-        match = grammar.match_fence(fence.text)
+    def _fenced(self, name: str, fence: int, end: int, source: str) -> Section:
+        section_type = self.types[name]
+        match = grammar.match_fence(self.lines[fence])
         suffix = match[1] if match else ""
+        content = fence + 1
         if section_type.headers == ():
-            prose = self._prose(content, fenced=True, top=False) if content else None
-            text = prose.text if prose is not None else ""
-            return self._make(fence.number, name, text=text, fence_suffix=suffix)
+            text = self._prose_text(content, end, top=False)
+            return self._make(fence + 1, name, text=text, fence_suffix=suffix, source=source)
 
         provenance = None
-        if content and content[0].text.startswith(grammar.MARKER_START):
+        if content < end and self.lines[content].startswith(grammar.MARKER_START):
             try:
-                provenance = parse_marker(content[0].text.rstrip(), section_type.provenance)
+                provenance = parse_marker(self.lines[content].rstrip(), section_type.provenance)
             except MarkerError as exc:
-                raise self.error(str(exc), content[0].number) from None
-            content = content[1:]
-        records = self._records(section_type, fence, content)
-        return Section(name, records=records, provenance=provenance, fence_suffix=suffix)
+                raise self.error(str(exc), content + 1, exc.col) from None
+            content += 1
+        records = self._records(section_type, fence, content, end)
+        return Section(name, records=records, provenance=provenance, fence_suffix=suffix, source=source)
 
-    def _records(self, section_type: SectionType, fence: _Line, lines: list[_Line]) -> tuple[Record, ...]:
+    def _records(self, section_type: SectionType, fence: int, lo: int, hi: int) -> tuple[Record, ...]:
         headers = section_type.headers
+        lines = self.lines
         records: list[Record] = []
         fields: list[RecordField] = []
-        current: tuple[str, _Line, list[_Line]] | None = None
+        current: tuple[str, int] | None = None  # the open field: header name, line index
         record_start = fence
-        for line in lines:
-            header = grammar.match_header(line.text, headers)
+        for index in range(lo, hi):
+            header = grammar.match_header(lines[index], headers)
             if header is None:
-                if current is not None:
-                    current[2].append(line)
-                elif not _blank(line):
+                if current is None and lines[index].strip():
                     raise self.error(
                         f"expected '### {headers[0]}' to start a ::{section_type.name}:: record, found text",
-                        line.number,
+                        index + 1,
                     )
                 continue
             if current is not None:
-                fields.append(self._field(current, headers))
+                fields.append(self._field(*current, index, headers))
                 if len(fields) == len(headers):
                     records.append(Record(tuple(fields)))
                     fields = []
@@ -244,35 +271,35 @@ class _Parser:
                     raise self.error(
                         f"found '### {header}' before its '### {headers[0]}'; "
                         f"each record starts with '### {headers[0]}'",
-                        line.number,
+                        index + 1,
                     )
-                raise self.error(f"expected '### {expected}', found '### {header}'", line.number)
+                raise self.error(f"expected '### {expected}', found '### {header}'", index + 1)
             if not fields:
-                record_start = line
-            current = (header, line, [])
+                record_start = index
+            current = (header, index)
         if current is not None:
-            fields.append(self._field(current, headers))
+            fields.append(self._field(*current, hi, headers))
             if len(fields) == len(headers):
                 records.append(Record(tuple(fields)))
                 fields = []
         if fields:
             missing = ", ".join(f"'### {h}'" for h in headers[len(fields) :])
-            raise self.error(f"::{section_type.name}:: record is missing {missing}", record_start.number)
+            raise self.error(f"::{section_type.name}:: record is missing {missing}", record_start + 1)
         if not records:
             raise self.error(
                 f"::{section_type.name}:: section has no records; expected '### {headers[0]}'",
-                fence.number,
+                fence + 1,
             )
         return tuple(records)
 
-    def _field(self, current: tuple[str, _Line, list[_Line]], headers: tuple[str, ...]) -> RecordField:
-        header, header_line, body = current
-        first = next((i for i, line in enumerate(body) if not _blank(line)), None)
-        if first is None:
-            raise self.error(f"'### {header}' has no text under it", header_line.number)
-        last = max(i for i, line in enumerate(body) if not _blank(line))
-        text = "\n".join(grammar.unescape(line.text, headers) for line in body[first : last + 1])
+    def _field(self, header: str, header_index: int, end: int, headers: tuple[str, ...]) -> RecordField:
+        lo, hi = self._trimmed(header_index + 1, end)
+        if lo == hi:
+            raise self.error(f"'### {header}' has no text under it", header_index + 1)
+        text = "\n".join(
+            grammar.unescape(line, headers) if line.startswith("\\") else line for line in self.lines[lo:hi]
+        )
         try:
             return RecordField(header, text)
         except ValueError as exc:
-            raise self.error(f"'### {header}': {exc}", header_line.number) from None
+            raise self.error(f"'### {header}': {exc}", header_index + 1) from None

@@ -2,9 +2,12 @@
 
 A mined preference section records which judge ranked it, both scores, when
 and in which mine run. The marker carries all of its fields or none; a
-malformed value is an error, never a guess. The upstream project's
-``dlm-auto-synth`` marker on instruction sections is read too, so its
-documents open here.
+malformed value is an error, never a guess: a score is a plain decimal
+number (``0.82``, ``-1.5e-07``), not whatever Python's ``float`` would take
+(``nan``, ``1_000``, `` 1``). Values escape ``\\``, ``"``, ``>`` and line
+breaks, so a marker stays one line whatever a judge is called. The upstream
+project's ``dlm-auto-synth`` marker on instruction sections is read too, so
+its documents open here.
 """
 
 from __future__ import annotations
@@ -19,40 +22,50 @@ import attrs
 MARKER_PREFIX = "<!-- dlm-"
 _MARKER_RE = re.compile(r"^<!-- (dlm-[a-z0-9-]+):(?P<body>.*?)\s*-->$")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", ">": ">"}
+_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", ">": ">"}
+_NUMBER_RE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 class MarkerError(ValueError):
-    """A marker line that does not read; the parser adds file:line:col."""
+    """A marker line that does not read; the parser adds file:line.
+
+    :ivar col: the 1-based column in the marker line where the problem is.
+    :ivar field: the field whose value is wrong, when one is.
+    """
+
+    def __init__(self, message: str, *, col: int = 1, field: str | None = None) -> None:
+        super().__init__(message)
+        self.col = col
+        self.field = field
 
 
 def _iso_timestamp(value: str) -> str:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise MarkerError(f"mined_at must be an ISO-8601 timestamp, got {value!r}") from None
+        raise MarkerError(f"mined_at must be an ISO-8601 timestamp, got {value!r}", field="mined_at") from None
     return value
 
 
 def _score(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise MarkerError(f"{name} must be a number, got {value!r}") from None
+    # float() alone would also take " 1", "1_000", "nan" and "infinity".
+    if not _NUMBER_RE.fullmatch(value):
+        raise MarkerError(f"{name} must be a decimal number such as 0.82, got {value!r}", field=name)
+    number = float(value)
     if not math.isfinite(number):
-        raise MarkerError(f"{name} must be a finite number, got {value!r}")
+        raise MarkerError(f"{name} must be a finite number, got {value!r}", field=name)
     return number
 
 
 def _run_id(value: str) -> int:
     if not re.fullmatch(r"[0-9]+", value):
-        raise MarkerError(f"mined_run_id must be a whole number, got {value!r}")
+        raise MarkerError(f"mined_run_id must be a whole number, got {value!r}", field="mined_run_id")
     return int(value)
 
 
 def _text(name: str, value: str) -> str:
     if not value:
-        raise MarkerError(f"{name} must not be empty")
+        raise MarkerError(f"{name} must not be empty", field=name)
     return value
 
 
@@ -136,7 +149,7 @@ def parse_marker(line: str, allowed: tuple[type[Provenance], ...]) -> Provenance
     """Read a marker line into its provenance value.
 
     :raises MarkerError: unknown kind, kind not allowed here, a missing or
-        extra field, or a malformed value.
+        extra field, or a malformed value; its ``col`` points into ``line``.
     """
     match = _MARKER_RE.match(line)
     if match is None:
@@ -145,17 +158,27 @@ def parse_marker(line: str, allowed: tuple[type[Provenance], ...]) -> Provenance
     by_kind = {cls.kind: cls for cls in allowed}
     if kind not in by_kind:
         where = ", ".join(sorted(by_kind)) or "none"
-        raise MarkerError(f"marker {kind} is not valid on this section (allowed here: {where})")
+        raise MarkerError(
+            f"marker {kind} is not valid on this section (allowed here: {where})", col=match.start(1) + 1
+        )
     cls = by_kind[kind]
-    values = _read_attributes(match.group("body"))
+    values, positions = _read_attributes(match.group("body"), match.start("body"))
     expected = [f.name for f in attrs.fields(cls)]
     missing = [name for name in expected if name not in values]
     if missing:
-        raise MarkerError(f"{kind} marker is missing {', '.join(missing)} (all of {', '.join(expected)} are required)")
-    extra = sorted(set(values) - set(expected))
+        raise MarkerError(
+            f"{kind} marker is missing {', '.join(missing)} (all of {', '.join(expected)} are required)",
+            col=match.end("body") + 1,
+        )
+    extra = sorted(set(values) - set(expected), key=positions.__getitem__)
     if extra:
-        raise MarkerError(f"{kind} marker has unknown field {', '.join(extra)}")
-    return cls.from_attributes(values)
+        raise MarkerError(f"{kind} marker has unknown field {', '.join(extra)}", col=positions[extra[0]] + 1)
+    try:
+        return cls.from_attributes(values)
+    except MarkerError as exc:
+        if exc.field in positions:
+            exc.col = positions[exc.field] + 1
+        raise
 
 
 def render_marker(provenance: Provenance) -> str:
@@ -166,22 +189,32 @@ def render_marker(provenance: Provenance) -> str:
 
 def _escape(value: str) -> str:
     return (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(">", "\\>")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace(">", "\\>")
     )
 
 
-def _read_attributes(body: str) -> dict[str, str]:
+def _read_attributes(body: str, offset: int) -> tuple[dict[str, str], dict[str, int]]:
+    """The fields of a marker body, and where each field's name starts in the line."""
     values: dict[str, str] = {}
+    positions: dict[str, int] = {}
     pos = 0
     while pos < len(body):
         if body[pos:].strip() == "":
             break
         match = _ATTR_RE.match(body, pos)
         if match is None:
-            raise MarkerError(f'expected key="value" in marker at {body[pos:].strip()[:30]!r}')
+            at = pos + len(body[pos:]) - len(body[pos:].lstrip())
+            raise MarkerError(
+                f'expected key="value" in marker at {body[at:][:30]!r}', col=offset + at + 1
+            )
         key, raw = match.group(1), match.group(2)
         if key in values:
-            raise MarkerError(f"marker field {key} appears twice")
+            raise MarkerError(f"marker field {key} appears twice", col=offset + match.start(1) + 1)
         values[key] = re.sub(r"\\(.)", lambda m: _UNESCAPES.get(m.group(1), m.group(1)), raw)
+        positions[key] = offset + match.start(1)
         pos = match.end()
-    return values
+    return values, positions

@@ -29,24 +29,43 @@ def serialize(document: Document, *, types: Mapping[str, SectionType] | None = N
 
         types = BUILTIN_TYPES
     nl = document.newline
-    parts: list[str] = []
+    out = _Output()
     if document.frontmatter_source is not None:
-        parts.append(document.frontmatter_source)
+        out.add(document.frontmatter_source)
     elif document.frontmatter is not None:
-        parts.append(render_frontmatter(document.frontmatter, nl))
+        out.add(render_frontmatter(document.frontmatter, nl))
     for section in document.sections:
-        written = "".join(parts)
+        if out.started and not out.at_line_start:
+            out.add(nl)  # the previous section was the end of a file with no final newline
         if section.source is not None:
-            if written and not written.endswith("\n"):
-                parts.append(nl)
-            parts.append(section.source)
+            out.add(section.source)
             continue
-        if written and not written.endswith("\n"):
-            parts.append(nl)
-        top = not written and document.frontmatter is None
-        parts.append(_render(section, types, nl, lead=nl if written.strip() else "", top=top))
-    text = "".join(parts)
+        top = not out.started and document.frontmatter is None
+        out.add(_render(section, types, nl, lead=nl if out.has_text else "", top=top))
+    text = "".join(out.parts)
     return ("\ufeff" + text) if document.bom else text
+
+
+class _Output:
+    """The pieces written so far, and the little the writer needs to know about them.
+
+    Kept as state rather than re-joined per section, so writing stays linear
+    in the size of the document.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.started = False  # anything written at all
+        self.at_line_start = True  # the text so far ends with a line feed (or is empty)
+        self.has_text = False  # the text so far holds more than whitespace
+
+    def add(self, piece: str) -> None:
+        if not piece:
+            return
+        self.parts.append(piece)
+        self.started = True
+        self.at_line_start = piece.endswith("\n")
+        self.has_text = self.has_text or not piece.isspace()
 
 
 def _render(section: Section, types: Mapping[str, SectionType], nl: str, *, lead: str, top: bool) -> str:
