@@ -55,6 +55,7 @@ class PluginContext:
                 adapter=self.adapter_path,
                 device=self.device,
                 system_prompt=self.system_prompt,
+                precision=self.document.frontmatter.training.precision if self.document.frontmatter else None,
                 say=self.say,
             )
         return self._session

@@ -174,6 +174,9 @@ class TrainingConfig:
             unused.append("training.gate")
         if self.adapter != "lora":
             unused.append(f"training.adapter={self.adapter}")
+        for key, default in (("cpt", CptConfig()), ("cache", CacheConfig()), ("audio", AudioConfig())):
+            if getattr(self, key) != default:
+                unused.append(f"training.{key}")
         return unused
 
 

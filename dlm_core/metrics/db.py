@@ -209,7 +209,7 @@ class MetricsDB:
     # -- reading --------------------------------------------------------
 
     def runs(self, *, run_id: int | None = None, phase: str | None = None, kind: str | None = None) -> list[RunRow]:
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        query, args = "SELECT * FROM runs WHERE 1=1", list[int | str]()
         if run_id is not None:
             query += " AND id = ?"
             args.append(run_id)

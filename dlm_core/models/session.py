@@ -21,8 +21,14 @@ from dlm_core.models.registry import BaseModelRef
 from dlm_core.models.resolve import check_loadable, resolve_base
 
 
-def pick_device(requested: str | None = None) -> tuple[str, Any]:
-    """``(device, dtype)``: the request, else CUDA with bf16 if present, else CPU fp32."""
+PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def pick_device(requested: str | None = None, precision: str | None = None) -> tuple[str, Any]:
+    """``(device, dtype)``: the request, else CUDA with bf16 if present, else CPU fp32.
+
+    ``precision`` (``training.precision``: bf16, fp16 or fp32) overrides the dtype.
+    """
     import torch
 
     if requested and requested != "auto":
@@ -37,6 +43,8 @@ def pick_device(requested: str | None = None) -> tuple[str, Any]:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
         dtype = torch.float32
+    if precision is not None:
+        dtype = getattr(torch, PRECISIONS[precision])
     return device, dtype
 
 
@@ -54,6 +62,7 @@ class ModelSession:
         adapter: Path | None = None,
         device: str | None = None,
         system_prompt: str | None = None,
+        precision: str | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
         self.base = base
@@ -61,11 +70,12 @@ class ModelSession:
         self.adapter_path = adapter
         self.requested_device = device
         self.system_prompt = system_prompt
+        self.precision = precision
         self.say = say
 
     @functools.cached_property
     def _device_dtype(self) -> tuple[str, Any]:
-        return pick_device(self.requested_device)
+        return pick_device(self.requested_device, self.precision)
 
     @property
     def device(self) -> str:

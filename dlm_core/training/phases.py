@@ -152,7 +152,12 @@ def train_document(
         store.remove_stale_temporaries()
         phases = plan_phases(document, types, options, store.current(), path, say)
         session = ModelSession(
-            base, home=home, device=options.device, system_prompt=frontmatter.system_prompt, say=say
+            base,
+            home=home,
+            device=options.device,
+            system_prompt=frontmatter.system_prompt,
+            precision=frontmatter.training.precision,
+            say=say,
         )
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         outcomes = []
