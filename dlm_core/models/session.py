@@ -20,7 +20,6 @@ from dlm_core.models.chat import ChatFormat
 from dlm_core.models.registry import BaseModelRef
 from dlm_core.models.resolve import check_loadable, resolve_base
 
-
 PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 

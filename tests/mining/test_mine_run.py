@@ -135,7 +135,7 @@ def test_every_mine_run_is_a_metrics_run_with_events(trained_doc: Path, mining_h
 
 
 def test_mining_before_training_says_to_train_first(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> None:
-    with pytest.raises(MiningError, match="run `dlm train .*` first"):
+    with pytest.raises(MiningError, match=r"run `dlm train .*` first"):
         mine(tiny_doc, mining_host, dlm_home)
 
 

@@ -44,8 +44,8 @@ def test_a_second_train_waits_for_the_first_and_never_interleaves(dlm, tiny_doc:
     first = dlm.start("train", str(tiny_doc), "--max-steps", "1", sleep=8)
     dlm.wait_ready("train", first)
     second = dlm.start("train", str(tiny_doc), "--max-steps", "1", sleep=0)
-    out1, err1 = first.communicate(timeout=300)
-    out2, err2 = second.communicate(timeout=300)
+    _out1, err1 = first.communicate(timeout=300)
+    _out2, err2 = second.communicate(timeout=300)
     assert first.returncode == 0, err1
     assert second.returncode == 0, err2
     assert "waiting for the store lock held by pid" in err2

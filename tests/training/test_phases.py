@@ -92,7 +92,7 @@ def test_a_document_without_frontmatter_gets_one_and_is_told(tmp_path: Path, hos
 
 def test_preference_phase_without_a_version_is_a_clear_error(doc_path: Path, host_with_loop: PluginHost, dlm_home: Path) -> None:
     doc_path.write_text(doc_path.read_text() + PAIRS, encoding="utf-8")
-    with pytest.raises(TrainingError, match="run `dlm train .*` first"):
+    with pytest.raises(TrainingError, match=r"run `dlm train .*` first"):
         train(doc_path, host_with_loop, dlm_home, phase="preference")
 
 
