@@ -237,7 +237,7 @@ class _Miner:
         judging_seconds = time.perf_counter() - judge_clock
 
         kept, dropped = keep_largest(judged, options.max_pairs)
-        skips.extend(Skip(p.prompt, SkipReason.OVER_MAX_PAIRS, f"margin {p.margin:.4g}") for p in dropped)
+        skips.extend(Skip(p.prompt, SkipReason.OVER_MAX_PAIRS, f"margin {p.margin:.4g}", p.margin) for p in dropped)
         for pair in kept:
             db.log_mining_event(
                 run_id,
@@ -246,7 +246,10 @@ class _Miner:
                 data={"score_chosen": pair.chosen.score, "score_rejected": pair.rejected.score, "margin": pair.margin},
             )
         for skip in skips:
-            db.log_mining_event(run_id, "skip", prompt=skip.prompt, reason=str(skip.reason), data={"detail": skip.detail})
+            data: dict[str, object] = {"detail": skip.detail}
+            if skip.margin is not None:
+                data["margin"] = skip.margin
+            db.log_mining_event(run_id, "skip", prompt=skip.prompt, reason=str(skip.reason), data=data)
 
         plan = StagedPlan(
             run_id=run_id,

@@ -53,6 +53,7 @@ class Skip:
     prompt: str
     reason: SkipReason
     detail: str = ""
+    margin: float | None = None  # when a pair was formed but not kept
 
 
 def normalize(text: str) -> str:
@@ -95,9 +96,9 @@ def select_pair(
     if pair.margin <= 0 or pair.margin < threshold:
         # A tie is never a preference, whatever the threshold.
         why = "a tie" if pair.margin <= 0 else f"margin {pair.margin:.4g} < {threshold:.4g}"
-        return Skip(prompt, SkipReason.BELOW_THRESHOLD, why)
+        return Skip(prompt, SkipReason.BELOW_THRESHOLD, why, pair.margin)
     if pair.key in existing:
-        return Skip(prompt, SkipReason.ALREADY_PRESENT)
+        return Skip(prompt, SkipReason.ALREADY_PRESENT, margin=pair.margin)
     return pair
 
 

@@ -37,6 +37,7 @@ from dlm_core.store.records import RunRecord
 from dlm_core.store.store import AdapterVersion, Store, utc_now
 from dlm_core.training import rows as rowsmod
 from dlm_core.training.settings import lora_settings, preference_settings, sft_settings
+from dlm_core.visual.tensorboard import TensorBoardSink, require_tensorboard, tensorboard_dir
 
 PhaseName = Literal["sft", "preference"]
 
@@ -52,6 +53,7 @@ class TrainOptions:
     device: str | None = None
     wait: bool = True
     progress: bool = True
+    tensorboard: bool = False  # also write each step to <store>/tensorboard/run-N/
 
 
 @attrs.frozen
@@ -135,6 +137,8 @@ def train_document(
     say: Callable[[str], None] = print,
 ) -> list[PhaseOutcome]:
     """Train the document's phases; returns one outcome per phase."""
+    if options.tensorboard:
+        require_tensorboard()  # before the document is touched or a model is loaded
     types = host.section_types()
     # Refuse impossible requests before the document is touched (identity is written next).
     draft = parse(read_text(path), path=path, types=types)
@@ -223,12 +227,18 @@ class _PhaseRunner:
         }
         with MetricsDB.open(self.store.metrics_path) as db:
             run_id = db.start_run("train", phase=phase, seed=seed, config=config)
+            sink: TensorBoardSink | None = None
 
             def on_step(step: StepLog) -> None:
                 db.log_steps(run_id, [(step.step, step.loss, step.learning_rate, step.grad_norm, step.extra)])
+                if sink is not None:
+                    sink(step)
 
             started, clock = utc_now(), time.perf_counter()
             try:
+                if self.options.tensorboard:
+                    sink = TensorBoardSink(tensorboard_dir(self.store.root, run_id))
+                    self.say(f"{phase}: TensorBoard events in {sink.log_dir}")
                 with self.store.new_version() as (number, folder):
                     job = TrainJob(
                         phase=phase,
@@ -277,6 +287,9 @@ class _PhaseRunner:
             except BaseException as exc:
                 db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
                 raise
+            finally:
+                if sink is not None:
+                    sink.close()
             outcome = PhaseOutcome(
                 phase=phase,
                 trainer=trainer_name,
