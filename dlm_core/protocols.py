@@ -102,6 +102,7 @@ class TrainSettings:
     alpha: float = 0.1
     loss_type: str = "sigmoid"
     reference: Literal["pre_adapter", "base"] = "pre_adapter"
+    options: dict[str, Any] = attrs.Factory(dict)  # training.preference.options, for plugin trainers
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from dlm_core.cli.output import echo_json, shorten
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Answers per prompt and side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The same seed drives both sides.")
 @click.option("--temp", "temperature", type=click.FloatRange(min=0), help="Default: 0 (greedy) for one sample, 0.7 for several.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Nucleus sampling cut.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--sampler", default="hf", show_default=True)
 @click.option("--judge-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)
@@ -29,7 +30,7 @@ from dlm_core.cli.output import echo_json, shorten
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a script can gate on.")
 @pass_app
 def compare(app: App, path: Path, a: str, b: str, judge: str, prompts_file: Path | None, samples: int, seed: int,
-            temperature: float | None, max_new_tokens: int, sampler: str, judge_timeout: float, device: str | None,
+            temperature: float | None, top_p: float | None, max_new_tokens: int, sampler: str, judge_timeout: float, device: str | None,
             top: int, html_path: Path | None, as_json: bool) -> None:
     """Answer held-out prompts with versions A and B; report B's win rate over A."""
     from dlm_core.evaluation.compare import CompareOptions, compare_versions
@@ -39,7 +40,7 @@ def compare(app: App, path: Path, a: str, b: str, judge: str, prompts_file: Path
 
         check_target(html_path)
     options = CompareOptions(a=a, b=b, judge=judge, prompts_file=prompts_file, samples=samples, seed=seed,
-                             temperature=temperature, max_new_tokens=max_new_tokens, sampler=sampler,
+                             temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, sampler=sampler,
                              device=device, judge_timeout=judge_timeout)
     report = compare_versions(path, options, home=app.home, host=app.host, say=app.note)
     if html_path is not None:

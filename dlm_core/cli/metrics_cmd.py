@@ -53,8 +53,12 @@ def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json
                 what = f"{len(d.steps)} steps, loss {s.get('final_loss', '-')}"
             elif r.kind == "mine":
                 what = f"{s.get('pairs', 0)} pairs / {s.get('prompts', 0)} prompts, skipped {s.get('skipped', {})}"
+            elif r.kind == "compare" and "win_rate" in s:
+                what = f"{s['b']} vs {s['a']}: win rate {s['win_rate']:.1%} (95% CI {s['ci_low']:.1%}-{s['ci_high']:.1%})"
             else:
                 what = ", ".join(f"{k} {v}" for k, v in list(s.items())[:4])
+            if r.error and r.status != "succeeded":
+                what = r.error
             version = f"v{r.version:04d}" if r.version else "-"
             rows.append([str(r.id), r.kind, r.phase or "-", r.status, version, r.started_at, what])
         click.echo(table(rows, ["run", "kind", "phase", "status", "version", "started", "summary"]) if rows else "no runs yet")

@@ -112,12 +112,18 @@ def apply_(app: App, path: Path, run_id: int | None, no_wait: bool) -> None:
 
 @preference.command()
 @PATH
-@click.option("--run-id", type=int, help="Remove only the sections of this mine run.")
+@click.option("--run-id", type=int, help="Only the sections (or the staged plan) of this mine run.")
+@click.option("--staged", is_flag=True, help="Discard staged plans instead; the document is not touched.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another dlm command holds the store.")
 @pass_app
-def revert(app: App, path: Path, run_id: int | None, no_wait: bool) -> None:
-    """Remove auto-mined ::preference:: sections (hand-written ones stay)."""
-    from dlm_core.mining.run import revert_mined
+def revert(app: App, path: Path, run_id: int | None, staged: bool, no_wait: bool) -> None:
+    """Remove auto-mined ::preference:: sections (hand-written ones stay), or discard staged plans."""
+    from dlm_core.mining.run import drop_staged, revert_mined
 
+    if staged:
+        dropped = drop_staged(path, home=app.home, host=app.host, run_id=run_id, wait=not no_wait, say=app.note)
+        runs = ", ".join(map(str, dropped)) or "none"
+        click.echo(f"discarded {len(dropped)} staged plan{'s' if len(dropped) != 1 else ''} (mine runs: {runs})")
+        return
     removed = revert_mined(path, home=app.home, host=app.host, run_id=run_id, wait=not no_wait, say=app.note)
     click.echo(f"removed {removed} auto-mined section{'s' if removed != 1 else ''} from {path}")

@@ -69,10 +69,16 @@ def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: str) -> No
         raise FieldError(attribute.name, f"{attribute.name} must not be empty")
 
 
+def _preference_method(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value.strip() == "sft":
+        raise FieldError(attribute.name, "method names the preference trainer (dpo, orpo or a plugin's); 'sft' is not one")
+
+
 @attrs.frozen
 class PreferenceHyperparams:
-    beta: float = attrs.field(default=0.1, validator=_between(0.0, 1.0))
-    alpha: float = attrs.field(default=0.1, validator=_between(0.0, 1.0))
+    # No upper bound: plugin methods such as SimPO use beta well above 1.
+    beta: float = attrs.field(default=0.1, validator=_between(0.0))
+    alpha: float = attrs.field(default=0.1, validator=_between(0.0))
     learning_rate: float = attrs.field(default=5e-6, validator=_between(0.0, open_lo=True))
     num_epochs: int = attrs.field(default=1, validator=_between(1))
 
@@ -82,10 +88,13 @@ class PreferenceConfig:
     """``training.preference``: which trainer runs the preference phase, and how."""
 
     enabled: bool | None = None
-    method: str = attrs.field(default="dpo", validator=_non_empty)
+    method: str = attrs.field(default="dpo", validator=[_non_empty, _preference_method])
     hyperparams: PreferenceHyperparams = attrs.Factory(PreferenceHyperparams)
     loss_type: str = "sigmoid"
     reference: Literal["pre_adapter", "base"] = "pre_adapter"
+    # Settings of a plugin trainer that the fields above do not cover (SimPO's gamma...),
+    # handed to the trainer untouched.
+    options: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.frozen

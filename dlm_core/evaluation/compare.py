@@ -27,6 +27,7 @@ from dlm_core.mining.scoring import checked_scores
 from dlm_core.mining.selection import normalize
 from dlm_core.models.registry import parse_base
 from dlm_core.plugins import PluginHost
+from dlm_core.protocols import Judge
 from dlm_core.store.store import AdapterVersion, Store
 
 TIE_TOLERANCE = 1e-9
@@ -173,28 +174,27 @@ def compare_versions(
             say=say,
         )
 
-    answers = {}
-    for label, version in ((label_a, version_a), (label_b, version_b)):
-        say(f"{label}: answering {len(prompts)} held-out prompts x {options.samples}...")
-        answers[label] = _answers(host, context(version), prompts, options)
-        gc.collect()
-
     judge_version = store.current()
-    judge = host.judge(options.judge, context(judge_version))
-    items = []
-    for index, prompt in enumerate(prompts):
-        a_texts, b_texts = answers[label_a][index], answers[label_b][index]
-        distinct = list(dict.fromkeys([*a_texts, *b_texts]))
-        scores = dict(zip(distinct, checked_scores(judge, options.judge, prompt, distinct), strict=True))
-        for sample, (a_text, b_text) in enumerate(zip(a_texts, b_texts, strict=True)):
-            items.append(CompareItem(prompt, sample, a_text, b_text, scores[a_text], scores[b_text]))
-
-    stats = summarize(items)
-    wall = time.perf_counter() - clock
+    judge = host.judge(options.judge, context(judge_version))  # a bad --judge fails before any generation
+    if options.judge.split(":", 1)[0] == "sway" and judge_version in (version_a, version_b):
+        say(
+            f"note: sway judges with the current adapter ({judge_version.name if judge_version else 'base'}), "
+            "which favours the answers that adapter writes; use an hf: or cli: judge for A/B decisions"
+        )
     config = {"a": label_a, "b": label_b, "judge": options.judge, "samples": options.samples, "seed": options.seed,
               "temperature": options.effective_temperature, "prompts_file": str(options.prompts_file or "")}
     with MetricsDB.open(store.metrics_path) as db:
         run_id = db.start_run("compare", seed=options.seed, version=version_b.number if version_b else None, config=config)
+        try:
+            items = _compare(host, judge, prompts, options, [(label_a, context(version_a)), (label_b, context(version_b))], say)
+        except KeyboardInterrupt:
+            db.finish_run(run_id, "interrupted", error="interrupted by the user")
+            raise
+        except BaseException as exc:
+            db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        stats = summarize(items)
+        wall = time.perf_counter() - clock
         for item in items:
             db.log_eval(run_id, "delta", item.delta)
         summary = {**stats, "a": label_a, "b": label_b, "judge": options.judge, "prompts": len(prompts),
@@ -212,6 +212,31 @@ def compare_versions(
         items=sorted(items, key=lambda i: i.delta, reverse=True),
         **stats,  # type: ignore[arg-type]
     )
+
+
+def _compare(
+    host: PluginHost,
+    judge: Judge,
+    prompts: list[str],
+    options: CompareOptions,
+    sides: list[tuple[str, PluginContext]],
+    say: Callable[[str], None],
+) -> list[CompareItem]:
+    """Both sides answer every prompt; the judge scores each distinct answer once."""
+    answers = {}
+    for label, side in sides:
+        say(f"{label}: answering {len(prompts)} held-out prompts x {options.samples}...")
+        answers[label] = _answers(host, side, prompts, options)
+        gc.collect()  # let the first side's model go before the second loads
+    (label_a, _), (label_b, _) = sides
+    items = []
+    for index, prompt in enumerate(prompts):
+        a_texts, b_texts = answers[label_a][index], answers[label_b][index]
+        distinct = list(dict.fromkeys([*a_texts, *b_texts]))
+        scores = dict(zip(distinct, checked_scores(judge, options.judge, prompt, distinct), strict=True))
+        for sample, (a_text, b_text) in enumerate(zip(a_texts, b_texts, strict=True)):
+            items.append(CompareItem(prompt, sample, a_text, b_text, scores[a_text], scores[b_text]))
+    return items
 
 
 def _answers(host: PluginHost, context: PluginContext, prompts: list[str], options: CompareOptions) -> list[list[str]]:

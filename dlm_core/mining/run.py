@@ -334,3 +334,17 @@ def revert_mined(path: Path, *, home: Path, host: PluginHost, run_id: int | None
         if removed:
             write_document(path, updated, types)
     return removed
+
+
+def drop_staged(path: Path, *, home: Path, host: PluginHost, run_id: int | None = None, wait: bool = True,
+                say: Callable[[str], None] = print) -> list[int]:
+    """Discard staged plans (all, or one run's) without touching the document; returns their run ids."""
+    dlm_id = read_document(path, host.section_types()).dlm_id
+    if dlm_id is None or not Store(home, dlm_id).exists():
+        return []
+    store = Store(home, dlm_id)
+    with store.lock(wait=wait, on_wait=say):
+        doomed = [p.run_id for p in store.plans() if run_id is None or p.run_id == run_id]
+        for number in doomed:
+            store.drop_plan(number)
+    return doomed

@@ -31,7 +31,7 @@ from dlm_core.fileformat import write_json
 from dlm_core.metrics.db import MetricsDB
 from dlm_core.models.registry import parse_base
 from dlm_core.models.session import ModelSession
-from dlm_core.plugins import PluginHost
+from dlm_core.plugins import PluginHost, TrainerSpec
 from dlm_core.protocols import StepLog, TrainJob, TrainResult
 from dlm_core.store.records import RunRecord
 from dlm_core.store.store import AdapterVersion, Store, utc_now
@@ -54,6 +54,7 @@ class TrainOptions:
     wait: bool = True
     progress: bool = True
     tensorboard: bool = False  # also write each step to <store>/tensorboard/run-N/
+    start_version: int | None = None  # --from N: the adapter the preference phase continues
 
 
 @attrs.frozen
@@ -142,8 +143,13 @@ def train_document(
     types = host.section_types()
     # Refuse impossible requests before the document is touched (identity is written next).
     draft = parse(read_text(path), path=path, types=types)
-    draft_current = Store(home, draft.dlm_id).current() if draft.dlm_id and Store(home, draft.dlm_id).exists() else None
-    plan_phases(draft, types, options, draft_current, path, lambda _m: None)
+    if options.start_version is not None and options.phase != "preference":
+        raise TrainingError("--from picks the adapter a preference phase starts from; use it with --phase preference")
+    draft_store = Store(home, draft.dlm_id) if draft.dlm_id else None
+    draft_start = _start_version(draft_store, options) if draft_store and draft_store.exists() else None
+    planned = plan_phases(draft, types, options, draft_start, path, lambda _m: None)
+    for phase in planned:  # an unknown trainer fails now, not after an SFT phase has run
+        host.spec(TrainerSpec, _trainer_name(draft, phase))
     document, text = prepare_document(path, types, say)
     frontmatter = document.frontmatter
     assert frontmatter is not None and frontmatter.dlm_id is not None
@@ -154,7 +160,7 @@ def train_document(
     with store.lock(wait=options.wait, on_wait=say):
         store.ensure(path, frontmatter.base_model)
         store.remove_stale_temporaries()
-        phases = plan_phases(document, types, options, store.current(), path, say)
+        phases = plan_phases(document, types, options, _start_version(store, options), path, say)
         session = ModelSession(
             base,
             home=home,
@@ -169,6 +175,18 @@ def train_document(
             runner = _PhaseRunner(path, document, types, options, store, session, host, digest, say)
             outcomes.append(runner.run(phase))
     return outcomes
+
+
+def _trainer_name(document: Document, phase: PhaseName) -> str:
+    frontmatter = document.frontmatter or Frontmatter()
+    return "sft" if phase == "sft" else frontmatter.training.preference.method
+
+
+def _start_version(store: Store, options: TrainOptions) -> AdapterVersion | None:
+    """The adapter a preference phase continues: ``--from N``, else ``current``."""
+    if options.start_version is not None:
+        return store.version(options.start_version)
+    return store.current()
 
 
 @attrs.define
@@ -187,8 +205,8 @@ class _PhaseRunner:
         frontmatter = self.document.frontmatter
         assert frontmatter is not None
         training = frontmatter.training
-        trainer_name = "sft" if phase == "sft" else training.preference.method
-        start = self.store.current() if phase == "preference" else None
+        trainer_name = _trainer_name(self.document, phase)
+        start = _start_version(self.store, self.options) if phase == "preference" else None
         context = PluginContext(
             document=self.document,
             document_path=self.path,
@@ -211,6 +229,15 @@ class _PhaseRunner:
         if rowset.size == 0:
             raise TrainingError(f"no {phase} rows to train on after tokenizing {self.path}")
         seed = self.options.seed if self.options.seed is not None else training.seed
+        if settings.max_steps is None:
+            steps = -(-rowset.size // (settings.batch_size * settings.grad_accum)) * settings.num_epochs
+            if steps < 5:
+                where = "training.preference.hyperparams" if phase == "preference" else "training"
+                self.say(
+                    f"note: {phase} will take only {steps} optimizer step(s) ({rowset.size} rows, batch "
+                    f"{settings.batch_size}, {settings.num_epochs} epoch(s)); raise {where}.num_epochs "
+                    "or learning_rate for a stronger effect"
+                )
         lora = lora_settings(training)
         described = ", ".join(f"{kind} {n}" for kind, n in sorted(rowset.rows.items()))
         extra = f"; {rowset.mined_excluded} auto-mined left out" if rowset.mined_excluded else ""

@@ -48,4 +48,5 @@ def preference_settings(training: TrainingConfig, *, max_steps: int | None = Non
         alpha=pref.hyperparams.alpha,
         loss_type=pref.loss_type,
         reference=pref.reference,
+        options=dict(pref.options),
     )

@@ -42,6 +42,11 @@ class TerseJudge:
         return [-float(len(c)) for c in candidates]
 
 
+class BrokenJudge(TerseJudge):
+    def score(self, prompt: str, candidates: list[str]) -> list[float]:
+        return [float("nan")] * len(candidates)
+
+
 @pytest.fixture
 def host(dlm_host: PluginHost) -> PluginHost:
     @hookimpl
@@ -50,7 +55,10 @@ def host(dlm_host: PluginHost) -> PluginHost:
 
     @hookimpl
     def dlm_judges():  # type: ignore[no-untyped-def]
-        return [JudgeSpec(name="terse", factory=lambda ctx, arg: TerseJudge())]
+        return [
+            JudgeSpec(name="terse", factory=lambda ctx, arg: TerseJudge()),
+            JudgeSpec(name="broken", factory=lambda ctx, arg: BrokenJudge()),
+        ]
 
     dlm_host.register(types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-compare")
     dlm_host.register(loop_trainer_plugin(LoopTrainer()), "test-loop-trainer")
@@ -127,3 +135,13 @@ def test_an_unknown_version_lists_the_versions(two_versions: Path, host: PluginH
 def test_wilson_interval_matches_the_textbook_value() -> None:
     low, high = wilson_interval(8, 10)
     assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_a_failed_comparison_is_recorded_as_a_failed_run(two_versions: Path, host: PluginHost, dlm_home: Path) -> None:
+    options = CompareOptions(sampler="versioned", judge="broken", a="1", b="2")
+    with pytest.raises(DlmError, match="non-finite score"):
+        compare_versions(two_versions, options, home=dlm_home, host=host, say=lambda m: None)
+    store = Store(dlm_home, read_document(two_versions).dlm_id)  # type: ignore[arg-type]
+    with MetricsDB.open(store.metrics_path, readonly=True) as db:
+        (run,) = db.runs(kind="compare")
+    assert run.status == "failed"

@@ -150,3 +150,21 @@ def test_unknown_judge_lists_installed_ones_and_the_package(trained_doc: Path, m
     options = MineOptions(sampler="scripted", judge="reward9000:x", progress=False)
     with pytest.raises(UnknownPluginName, match=r"unknown judge 'reward9000'; installed: terse.*dlm-judge-reward9000"):
         mine_document(trained_doc, options, home=dlm_home, host=mining_host, say=lambda m: None)
+
+
+def test_staged_plans_can_be_discarded_without_touching_the_document(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    from dlm_core.mining.run import drop_staged
+
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["a", "bb"]}
+    before = trained_doc.read_bytes()
+    first = mine(trained_doc, mining_host, dlm_home)
+    assert drop_staged(trained_doc, home=dlm_home, host=mining_host, say=lambda m: None) == [first.run_id]
+    assert store_of(trained_doc, dlm_home).plans() == [] and trained_doc.read_bytes() == before
+    again = mine(trained_doc, mining_host, dlm_home)  # the discarded pairs are minable again
+    assert len(again.pairs) == 2
+
+
+def test_a_sampler_of_empty_strings_skips_every_prompt(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    sampler.candidates = {Q1: ["", "  ", "\n"], Q2: ["", ""]}
+    outcome = mine(trained_doc, mining_host, dlm_home, samples=3)
+    assert outcome.pairs == [] and outcome.skipped == {"insufficient_variety": 2}

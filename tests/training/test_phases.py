@@ -172,3 +172,33 @@ def test_every_step_lands_in_metrics(doc_path: Path, host_with_loop: PluginHost,
     assert [s.step for s in steps] == [1, 2, 3]
     assert all(s.loss is not None and s.learning_rate == 1e-3 for s in steps)
     assert run.summary["steps"] == outcome.steps == 3
+
+
+def test_an_unknown_preference_trainer_fails_before_sft_runs(doc_path: Path, host_with_loop: PluginHost, dlm_home: Path, loop_trainer: LoopTrainer) -> None:
+    text = doc_path.read_text().replace("training: {num_epochs: 1, sequence_len: 256}", "training: {preference: {method: kto2}}")
+    doc_path.write_text(text + PAIRS, encoding="utf-8")
+    with pytest.raises(UnknownPluginName, match="kto2"):
+        train(doc_path, host_with_loop, dlm_home)
+    assert loop_trainer.jobs == []
+
+
+def test_from_continues_the_preference_phase_from_a_named_version(doc_path: Path, host_with_loop: PluginHost, dlm_home: Path, loop_trainer: LoopTrainer) -> None:
+    doc_path.write_text(doc_path.read_text() + PAIRS, encoding="utf-8")
+    train(doc_path, host_with_loop, dlm_home)  # v0001 sft, v0002 preference
+    (outcome,) = train(doc_path, host_with_loop, dlm_home, phase="preference", start_version=1, include_mined=False)
+    store = store_of(doc_path, dlm_home)
+    assert outcome.version == 3 and store.version(3).run.parent_version == 1  # type: ignore[union-attr]
+    assert loop_trainer.jobs[-1].start_adapter == store.version(1).path
+
+
+def test_from_without_the_preference_phase_is_refused(doc_path: Path, host_with_loop: PluginHost, dlm_home: Path) -> None:
+    with pytest.raises(TrainingError, match="--phase preference"):
+        train(doc_path, host_with_loop, dlm_home, start_version=1)
+
+
+def test_preference_method_sft_is_refused_in_the_frontmatter(doc_path: Path) -> None:
+    from dlm_core.errors import DocumentError
+
+    doc_path.write_text(doc_path.read_text().replace("training: {num_epochs: 1, sequence_len: 256}", "training: {preference: {method: sft}}"), encoding="utf-8")
+    with pytest.raises(DocumentError, match="'sft' is not one"):
+        read_document(doc_path)
