@@ -111,11 +111,15 @@ class ModelSession:
         """The base model, on the session's device, in eval mode."""
         from transformers import AutoModelForCausalLM
 
-        try:
-            model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=self.dtype)
-        except Exception as exc:
-            raise ModelError(f"cannot load base model {self.base.display}: {exc}") from None
-        model.to(self.device)
+        import torch
+
+        # Weights created under a caller's inference_mode would be unusable for training later.
+        with torch.inference_mode(False):
+            try:
+                model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=self.dtype)
+            except Exception as exc:
+                raise ModelError(f"cannot load base model {self.base.display}: {exc}") from None
+            model.to(self.device)
         model.eval()
         return model
 
@@ -124,13 +128,16 @@ class ModelSession:
         """The base with the session's adapter applied (or the bare base without one)."""
         if self.adapter_path is None:
             return self.base_model
+        import torch
         from peft import PeftModel
 
-        try:
-            model = PeftModel.from_pretrained(self.base_model, str(self.adapter_path))
-        except Exception as exc:
-            raise ModelError(f"cannot load adapter {self.adapter_path}: {exc}") from None
-        model.to(self.device)
+        base = self.base_model
+        with torch.inference_mode(False):
+            try:
+                model = PeftModel.from_pretrained(base, str(self.adapter_path))
+            except Exception as exc:
+                raise ModelError(f"cannot load adapter {self.adapter_path}: {exc}") from None
+            model.to(self.device)
         model.eval()
         return model
 
@@ -141,5 +148,11 @@ class ModelSession:
         if self.adapter_path is None:
             yield model
             return
-        with model.disable_adapter():
-            yield model
+        # PEFT's disable_adapter() marks the LoRA weights trainable on exit; keep them as they were.
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        try:
+            with model.disable_adapter():
+                yield model
+        finally:
+            for parameter, flag in flags:
+                parameter.requires_grad_(flag)

@@ -102,7 +102,7 @@ class Dlm:
             **os.environ,
             "PYTHONPATH": str(dist),
             "DLM_HOME": str(home),
-            "DLM_DISABLE_PLUGINS": "trl,hf,sway,cli",
+            "DLM_DISABLE_PLUGINS": "trainer-trl,sampler-hf,judge-hf,judge-sway,judge-cli,judge-target-length",
             "DLM_TEST_READY": str(self.ready),
             "HF_HUB_OFFLINE": "1",
         }
