@@ -109,9 +109,8 @@ class ModelSession:
     @functools.cached_property
     def base_model(self) -> Any:
         """The base model, on the session's device, in eval mode."""
-        from transformers import AutoModelForCausalLM
-
         import torch
+        from transformers import AutoModelForCausalLM
 
         # Weights created under a caller's inference_mode would be unusable for training later.
         with torch.inference_mode(False):
