@@ -36,7 +36,22 @@ def embedded_dir(home: Path) -> Path:
 
 
 def is_ready(home: Path) -> bool:
-    return (embedded_dir(home) / COMPLETE_MARKER).exists()
+    folder = embedded_dir(home)
+    if not (folder / COMPLETE_MARKER).exists():
+        return False
+    _drop_quantization_config(folder / "config.json")
+    return True
+
+
+def _drop_quantization_config(config_path: Path) -> None:
+    """Repair a base converted by an earlier dlm that kept the GGUF quantization_config."""
+    import json
+
+    from dlm_core.atomic import write_text_atomic
+
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.pop("quantization_config", None) is not None:
+        write_text_atomic(config_path, json.dumps(config, indent=2) + "\n")
 
 
 def _sha256(path: Path) -> str:
@@ -89,6 +104,10 @@ def build_from_wheel(home: Path, say: Callable[[str], None] = print) -> Path:
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The GGUF-loaded model refuses save_pretrained: rebuild from its config.
         fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+        # The weights are plain floats now; a leftover GGUF quantization_config would make
+        # transformers attach a quantizer on load, and its Trainer refuses to train those.
+        if hasattr(fresh.config, "quantization_config"):
+            del fresh.config.quantization_config
         missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
         if missing or unexpected:
             raise ModelError(f"GGUF conversion did not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -1,0 +1,445 @@
+"""What the three phases share: one TRL run from a dlm ``TrainJob``.
+
+A phase (:mod:`~dlm_trainer_trl.sft`, :mod:`~dlm_trainer_trl.dpo`,
+:mod:`~dlm_trainer_trl.orpo`) only says how to turn the job's rows into a
+dataset, which TRL trainer to build and how to put the adapter on the
+session's base model. Everything else happens here, once: TRL's arguments
+from the job's settings (no checkpoints, no reporting, no gradient
+checkpointing, bf16 autocast only where the CPU computes bf16 natively),
+per-step reports to ``job.on_step``, a quiet terminal, length-grouped
+batches, an LM head that scores only labelled positions, token counting,
+saving the adapter alone, and handing the session's base model back exactly
+as it was lent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
+from torch.utils.data import Sampler
+from transformers import PreTrainedModel, TrainerCallback, set_seed
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from dlm_core.context import PluginContext
+from dlm_core.errors import TrainingError
+from dlm_core.protocols import StepLog, TrainJob, TrainResult
+
+ADAPTER_NAME = "default"
+"""The adapter that trains and gets saved; PEFT's and TRL's default name."""
+
+TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+_CORE_LOG_KEYS = {"loss", "learning_rate", "grad_norm"}
+# What transformers sets on a model loaded with a quantizer, as a bare model has it.
+_QUANTIZED_STATE = {"hf_quantizer": None, "is_quantized": False, "quantization_method": None}
+_NOISY_LOGGERS = ("transformers", "trl", "peft", "accelerate", "datasets", "torch.utils.data")
+
+
+class TrlPhase:
+    """A dlm trainer that runs one TRL trainer; subclasses fill in the phase.
+
+    Subclasses set :attr:`phase` and implement :meth:`build`, which returns the
+    TRL trainer (a class that mixes in :class:`DlmTrainerMixin`) around a PEFT
+    model that wraps ``job.session.base_model``.
+    """
+
+    phase: ClassVar[str]
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self.context = context
+
+    def check(self, job: TrainJob) -> None:
+        """Refuse a job this phase cannot run, before anything is loaded."""
+
+    def build(self, job: TrainJob, scratch: Path) -> Any:
+        raise NotImplementedError
+
+    def arguments(self, job: TrainJob, scratch: Path) -> dict[str, Any]:
+        """TRL arguments for ``job``, honouring a ``precision`` option from the command's context."""
+        options = self.context.options if self.context is not None else {}
+        return trl_arguments(job, scratch, precision=str(options.get("precision", "auto")))
+
+    def train(self, job: TrainJob) -> TrainResult:
+        """Train, save the adapter to ``job.output_dir`` and report."""
+        self.check(job)
+        base = job.session.base_model
+        with quiet_libraries(), lent_base_model(base), scored_where_labelled(), tempfile.TemporaryDirectory(
+            prefix="dlm-trl-"
+        ) as scratch:
+            set_seed(job.seed)
+            trainer = self.build(job, Path(scratch))
+            trainer.dlm_extra["precision"] = "bf16-autocast" if trainer.args.bf16 else str(job.session.dtype)
+            reporter = StepReporter(job.on_step)
+            trainer.add_callback(reporter)
+            quiet_progress(trainer, job.progress)
+            started = time.perf_counter()
+            trainer.train()
+            seconds = time.perf_counter() - started
+            save_adapter(trainer.model, job.output_dir)
+            tokens = trainer.dlm_tokens
+            extra = {"train_seconds": round(seconds, 3), **trainer.dlm_extra}
+            trainer.model.unload()
+        settings = job.settings
+        return TrainResult(
+            steps=trainer.state.global_step,
+            final_loss=reporter.last_loss,
+            adapter_path=job.output_dir,
+            tokens=tokens,
+            effective_batch_size=settings.batch_size * settings.grad_accum * max(job.num_processes, 1),
+            extra=extra,
+        )
+
+
+def trl_arguments(job: TrainJob, scratch: Path, *, precision: str = "auto") -> dict[str, Any]:
+    """The ``TrainingArguments`` every phase shares, from the job's settings.
+
+    TRL's own defaults suit a GPU (gradient checkpointing, logging every 10
+    steps); here nothing is recomputed and every optimizer step is logged so
+    that ``job.on_step`` sees each one. See :func:`bf16_autocast` for the dtype.
+    """
+    settings = job.settings
+    return {
+        "output_dir": str(scratch),
+        "seed": job.seed,
+        "data_seed": job.seed,
+        "learning_rate": settings.learning_rate,
+        "num_train_epochs": settings.num_epochs,
+        "max_steps": settings.max_steps if settings.max_steps is not None else -1,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        # A float below 1 is a ratio of the total steps in transformers 5.
+        "warmup_steps": min(float(settings.warmup_ratio), 0.999),
+        "lr_scheduler_type": settings.lr_scheduler,
+        "optim": settings.optimizer,
+        "max_length": settings.sequence_len,
+        "use_cpu": str(job.session.device) == "cpu",
+        "bf16": bf16_autocast(job, precision),
+        "fp16": False,
+        "activation_checkpointing": False,
+        "logging_strategy": "steps",
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "report_to": [],
+        "push_to_hub": False,
+        "disable_tqdm": not job.progress,
+        "dataloader_num_workers": 0,
+        "dataloader_pin_memory": False,
+        "skip_memory_metrics": True,
+    }
+
+
+def bf16_autocast(job: TrainJob, precision: str = "auto") -> bool:
+    """Whether matrix products run in bf16 autocast (weights and LoRA stay in their dtype).
+
+    ``auto``: on a CPU that multiplies bf16 natively (AVX512-BF16 or AMX), a
+    float32 session trains under bf16 autocast, as TRL does by default: about
+    twice the tokens per second of float32 there, with float32 master weights.
+    Elsewhere, and on GPUs (where the session already loaded bf16 or fp16
+    weights), the session's dtype is used as is. ``fp32`` and ``bf16`` force it.
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise TrainingError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    if precision != "auto":
+        return precision == "bf16"
+    if str(job.session.device) != "cpu" or job.session.dtype != torch.float32:
+        return False
+    cpu = getattr(torch, "cpu", None)
+    native = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in native)
+
+
+class DlmTrainerMixin:
+    """Mixed into each TRL trainer class: what dlm needs from every run.
+
+    - batches of rows of similar length (less padding);
+    - warmup rounded down, so a short run does not spend its steps at learning rate 0;
+    - a count of the non-padding tokens each training forward pass sees;
+    - no telemetry ping and no model card.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set before TRL's __init__, which may already run forward passes (DPO's reference).
+        self.dlm_tokens = 0
+        self.dlm_extra: dict[str, Any] = {}
+        super().__init__(*args, **kwargs)
+
+    def dlm_row_lengths(self, dataset: Any) -> list[int] | None:
+        """Each example's token count, for grouping batches by length (None: TRL's sampler)."""
+        return None
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        dataset = train_dataset if train_dataset is not None else self.train_dataset  # type: ignore[attr-defined]
+        lengths = self.dlm_row_lengths(dataset)
+        if lengths is None:
+            return super()._get_train_sampler(train_dataset)  # type: ignore[misc]
+        args = self.args  # type: ignore[attr-defined]
+        seed = args.data_seed if args.data_seed is not None else args.seed
+        return LengthBuckets(lengths, args.train_batch_size, seed=seed)
+
+    def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+        args = self.args  # type: ignore[attr-defined]
+        if 0 < args.warmup_steps < 1:
+            # A ratio. transformers rounds it up, so a one-step run would spend its only
+            # step at learning rate 0; round down instead.
+            args.warmup_steps = int(args.warmup_steps * num_training_steps)
+        return super().create_scheduler(num_training_steps, optimizer)  # type: ignore[misc]
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if model.training:
+            self.dlm_tokens += count_tokens(inputs)
+        return super().compute_loss(model, inputs, *args, **kwargs)  # type: ignore[misc]
+
+    def _send_telemetry(self) -> None:
+        pass
+
+    def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class LengthBuckets(Sampler[int]):
+    """Batches of rows of similar length, in a fresh random order each epoch.
+
+    Rows are shuffled, cut into windows of 50 batches, sorted by length inside
+    each window and chunked into batches; the batches are then shuffled. Only
+    the last batch may be short, and it goes last so the data loader's
+    chunking stays aligned with the buckets. Unlike transformers'
+    ``LengthGroupedSampler`` the short remainder holds the longest rows of its
+    window, not the shortest, so it pads less.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, seed: int, window: int = 50) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = max(int(batch_size), 1)
+        self.window = window * self.batch_size
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        full, short = [], []
+        for start in range(0, len(order), self.window):
+            ranked = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
+            for i in range(0, len(ranked), self.batch_size):
+                batch = ranked[i : i + self.batch_size]
+                (full if len(batch) == self.batch_size else short).append(batch)
+        shuffled = [full[i] for i in torch.randperm(len(full), generator=self.generator).tolist()]
+        for batch in [*shuffled, *short]:
+            yield from batch
+
+
+def count_tokens(inputs: dict[str, Any]) -> int:
+    """Non-padding tokens in one collated batch, whichever layout the collator used."""
+    if "attention_mask" in inputs:
+        return int(inputs["attention_mask"].sum())
+    masks = [v for k, v in inputs.items() if k.endswith("attention_mask") and not k.startswith("prompt")]
+    if masks:  # ORPO: chosen_attention_mask + rejected_attention_mask (prompt included)
+        return sum(int(m.sum()) for m in masks)
+    if "position_ids" in inputs:  # padding-free: one flat row of real tokens
+        return int(inputs["position_ids"].numel())
+    return int(inputs["input_ids"].numel())
+
+
+class StepReporter(TrainerCallback):
+    """Turns each logged optimizer step into a :class:`StepLog` for ``job.on_step``."""
+
+    def __init__(self, on_step: Callable[[StepLog], None]) -> None:
+        self.on_step = on_step
+        self.last_loss: float | None = None
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not logs or "loss" not in logs:
+            return  # the end-of-training summary, not a step
+        extra = {
+            key: float(value)
+            for key, value in logs.items()
+            if key not in _CORE_LOG_KEYS and isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        self.last_loss = _number(logs.get("loss"))
+        self.on_step(
+            StepLog(
+                step=int(state.global_step),
+                loss=self.last_loss,
+                learning_rate=_number(logs.get("learning_rate")),
+                grad_norm=_number(logs.get("grad_norm")),
+                extra=extra,
+            )
+        )
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    return float(value)
+
+
+class _StepBar(ProgressCallback):
+    """transformers' step bar without the dict it prints at every log."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        pass
+
+
+def quiet_progress(trainer: Any, show: bool) -> None:
+    """A plain step bar when ``show``, nothing otherwise; never the per-step log dicts."""
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if show:
+        trainer.add_callback(_StepBar())
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep TRL/transformers/PEFT advice and dataset progress bars off the terminal.
+
+    Errors still surface as exceptions; only log records below ERROR and
+    library warnings are held back, and only for the duration of a run.
+    """
+    import datasets
+
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    bars = datasets.is_progress_bar_enabled()
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    datasets.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            for module in ("trl", "transformers", "peft", "accelerate", "datasets", "torch"):
+                warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        if bars:
+            datasets.enable_progress_bars()
+
+
+@contextlib.contextmanager
+def scored_where_labelled() -> Iterator[None]:
+    """Let TRL's fused LM head score only the positions that carry a label, on any device.
+
+    TRL projects hidden states through the LM head in chunks and, on CUDA/XPU,
+    only at positions whose label is not -100 (prompt and padding tokens have
+    none). Elsewhere it scores every position, to keep tile shapes fixed for
+    compilers (Neuron). In eager mode on a CPU that only costs: the vocabulary
+    projection and its softmax, entropy and top-1 passes are a large share of a
+    small model's step, and most positions of a chat row are prompt. The
+    selection is TRL's own code path; this only widens where it applies, for
+    the duration of a run.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = trl_utils._use_triton
+
+    def compact(device: torch.device) -> bool:
+        return device.type == "cpu" or original(device)
+
+    trl_utils._use_triton = compact
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
+
+
+@contextlib.contextmanager
+def lent_base_model(base: PreTrainedModel) -> Iterator[None]:
+    """Give the session's base model back as it was lent, however the run ends.
+
+    PEFT injects LoRA layers into the base in place, freezes its weights and
+    leaves a ``peft_config`` on it; TRL patches its ``forward`` with a fused
+    LM head, tags it and mirrors the pad token into its configs. All of that
+    is undone here, so a following phase (or the sampler) in the same
+    process starts from the bare base.
+    """
+    if has_adapter_layers(base):
+        raise TrainingError(
+            "the session's base model already carries adapter layers (was the session's adapter "
+            "loaded before training?); train on a session whose base model is still bare"
+        )
+    attributes = set(vars(base))
+    requires_grad = {name: p.requires_grad for name, p in base.named_parameters()}
+    dropouts = {name: m.p for name, m in base.named_modules() if isinstance(m, torch.nn.Dropout)}
+    training = base.training
+    quantization = _QUANTIZED_STATE if stale_gguf_quantizer(base) is not None else {}
+    saved_quantization = {name: getattr(base, name, None) for name in quantization}
+    config_pad = base.config.pad_token_id
+    generation = getattr(base, "generation_config", None)
+    generation_pad = generation.pad_token_id if generation is not None else None
+    try:
+        for name, value in quantization.items():
+            setattr(base, name, value)
+        yield
+    finally:
+        strip_adapter_layers(base)
+        for name in set(vars(base)) - attributes:
+            delattr(base, name)
+        for name, param in base.named_parameters():
+            if name in requires_grad:
+                param.requires_grad_(requires_grad[name])
+        for name, module in base.named_modules():
+            if name in dropouts and isinstance(module, torch.nn.Dropout):
+                module.p = dropouts[name]
+        base.config.pad_token_id = config_pad
+        if generation is not None:
+            generation.pad_token_id = generation_pad
+        base.train(training)
+        for name, value in saved_quantization.items():
+            setattr(base, name, value)
+
+
+def stale_gguf_quantizer(base: PreTrainedModel) -> Any:
+    """The GGUF quantizer of a base whose weights are plain floats, else None.
+
+    A base converted from GGUF to safetensors may keep ``quantization_config``
+    (``quant_method: gguf``) in its config; transformers then attaches a GGUF
+    quantizer that packs nothing, yet the Trainer refuses any model with a
+    quantizer that "does not support training". Such a quantizer is set aside
+    for the run. A base with packed GGUF weights keeps it and fails as before.
+    """
+    quantizer = getattr(base, "hf_quantizer", None)
+    if quantizer is None:
+        return None
+    method = getattr(quantizer.quantization_config, "quant_method", None)
+    if str(getattr(method, "value", method)).lower() != "gguf" or getattr(quantizer, "packed_modules", None):
+        return None
+    if not all(param.is_floating_point() for param in base.parameters()):
+        return None
+    return quantizer
+
+
+def has_adapter_layers(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
+
+
+def strip_adapter_layers(model: torch.nn.Module) -> None:
+    """Put each wrapped layer's original module back (PEFT's unload, without the PeftModel)."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, BaseTunerLayer) and name:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            if getattr(parent, child, None) is module:
+                setattr(parent, child, module.get_base_layer())
+
+
+def save_adapter(model: Any, output_dir: Path) -> None:
+    """Save the trained adapter alone, in PEFT format: its config and weights, nothing else."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    before = set(output_dir.iterdir())
+    model.save_pretrained(str(output_dir), selected_adapters=[ADAPTER_NAME])
+    card = output_dir / "README.md"
+    if card.exists() and card not in before:  # PEFT's generated model card
+        card.unlink()
