@@ -47,6 +47,14 @@ def pick_device(requested: str | None = None, precision: str | None = None) -> t
     return device, dtype
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 class ModelSession:
     """The tokenizer, base model and (optionally) adapter of one command.
 
@@ -139,6 +147,29 @@ class ModelSession:
             model.to(self.device)
         model.eval()
         return model
+
+    @functools.cached_property
+    def generation_model(self) -> Any:
+        """The model to generate with: :attr:`model`, or its bf16 copy on a CPU with native bf16.
+
+        Decoding on a CPU is bound by reading the weights once per new token;
+        bf16 halves that (2.4x faster per step measured here on SmolLM2-135M).
+        Scoring and training keep the float32 weights. ``training.precision:
+        fp32`` turns the copy off.
+        """
+        import copy
+
+        import torch
+
+        model = self.model
+        if self.device != "cpu" or self.dtype != torch.float32 or self.precision == "fp32":
+            return model
+        if not cpu_has_native_bf16():
+            return model
+        with torch.inference_mode(False):
+            fast = copy.deepcopy(model).to(torch.bfloat16)
+        fast.eval()
+        return fast
 
     @contextlib.contextmanager
     def base_view(self) -> Iterator[Any]:

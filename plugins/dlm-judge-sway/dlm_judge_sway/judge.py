@@ -32,6 +32,7 @@ from dlm_judge_sway import DEFAULT_THRESHOLD, NO_ADAPTER
 TOKEN_BUDGET = 16_384
 """Most tokens (rows x padded length) in one forward pass."""
 
+PADDING_SLACK = 1.25
 LOGIT_BUDGET = 2_048
 """Most answer positions whose full-vocabulary logits one forward pass keeps.
 
@@ -85,10 +86,13 @@ class SwayJudge:
         for i in order:
             rows = len(current) + 1
             longest = len(answers[i])  # sorted: the newest is the longest
+            real = sum(len(answers[j]) for j in current) + longest
             fits = (
                 rows * (prompt_len + longest) <= token_budget
                 and rows * (longest + 1) <= logit_budget
                 and (self.batch_size is None or rows <= self.batch_size)
+                # Padding is computed like real tokens: cut where it would pass a quarter.
+                and rows * longest <= PADDING_SLACK * real
             )
             if current and not fits:
                 batches.append(current)

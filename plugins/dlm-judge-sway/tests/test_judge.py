@@ -84,7 +84,7 @@ def test_batching_does_not_change_scores(
     single = one_by_one.score(PROMPT, CANDIDATES)
     assert one_by_one.batch_rows == [1] * len(CANDIDATES)
     batched = together.score(PROMPT, CANDIDATES)
-    assert together.batch_rows == [len(CANDIDATES)]
+    assert sum(together.batch_rows) == len(CANDIDATES) and len(together.batch_rows) < len(CANDIDATES)
     assert batched == pytest.approx(single, abs=1e-5)
 
 
@@ -103,7 +103,7 @@ def test_each_candidate_gets_one_score_in_order(
     assert judge.score(PROMPT, [CANDIDATES[1], CANDIDATES[0], CANDIDATES[1]]) == pytest.approx(
         [second, first, second], abs=1e-5
     )
-    assert judge.batch_rows == [2]  # the repeated text was scored once
+    assert sum(judge.batch_rows) == 2  # the repeated text was scored once
     assert judge.score(PROMPT, []) == []
 
 
@@ -176,3 +176,14 @@ def test_after_sft_toward_an_answer_sway_prefers_it(
     trained, other = judge.score(prompt, [answer, unrelated])
     assert trained > other + judge.default_threshold
     assert trained > 0.5  # nats per token: the adapter learned this answer
+
+
+def test_answers_of_similar_length_share_a_batch_and_a_much_longer_one_does_not(
+    host: PluginHost, make_context: ContextFactory, tiny_base: Path, tiny_adapter: Path
+) -> None:
+    judge = host.judge("sway", make_context(tiny_base, tiny_adapter))
+    similar = ["Short and factual.", "Short and plain.", "Brief and factual."]
+    judge.score(PROMPT, similar)
+    assert judge.batch_rows == [3]
+    judge.score(PROMPT, [*similar, " ".join(["A much longer answer that rambles on."] * 12)])
+    assert judge.batch_rows == [3, 1]  # padding three short rows to its length would waste most of the batch

@@ -257,7 +257,7 @@ class HfSampler:
                 batches[-1].append(chunk)
         # Load the model (on first use) outside inference mode: weights created
         # inside it would be inference tensors that training cannot touch later.
-        model = self.session.model
+        model = self.session.generation_model
         with torch.inference_mode():
             for batch in batches:
                 self._generate(model, batch, max_new_tokens, draw)
