@@ -18,15 +18,17 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_THRESHOLD", "NO_ADAPTER", "dlm_judges", "make_judge"]
 
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.02
 """The default ``--threshold`` for sway, in nats per token.
 
 A sway score is the mean, over a candidate's tokens, of
 ``log p_adapter(token) - log p_base(token)``. A pair's margin is the chosen
-candidate's score minus the rejected one's, so 0.1 means: relative to the
-base model, the adapter made the chosen answer about 10% more likely per
-token (e^0.1 = 1.105) than the rejected one. Smaller margins between samples
-of the same adapter are mostly sampling noise.
+candidate's score minus the rejected one's, so 0.02 means: relative to the
+base model, the adapter made the chosen answer about 2% more likely per
+token (e^0.02 = 1.02) than the rejected one, about 1.8x over a 30-token
+answer. That is where a first, lightly trained adapter (the default SFT on a
+short document) separates its samples; raise it (0.1 and up) once the
+adapter is trained well enough that margins spread further.
 """
 
 NO_ADAPTER = (
