@@ -32,7 +32,7 @@ from dlm_core.metrics.db import MetricsDB
 from dlm_core.models.registry import parse_base
 from dlm_core.models.session import ModelSession
 from dlm_core.plugins import PluginHost, TrainerSpec
-from dlm_core.protocols import StepLog, TrainJob, TrainResult
+from dlm_core.protocols import LoraSettings, StepLog, TrainJob, TrainResult, TrainSettings
 from dlm_core.store.records import RunRecord
 from dlm_core.store.store import AdapterVersion, Store, utc_now
 from dlm_core.training import rows as rowsmod
@@ -55,6 +55,9 @@ class TrainOptions:
     progress: bool = True
     tensorboard: bool = False  # also write each step to <store>/tensorboard/run-N/
     start_version: int | None = None  # --from N: the adapter the preference phase continues
+    num_processes: int = 1  # >1: launch that many training processes through Accelerate
+    gpus: str | None = None  # CUDA devices for those processes: "all", a count, or "0,1"
+    accelerate_config: Path | None = None  # an `accelerate config` file (FSDP, several machines...)
 
 
 @attrs.frozen
@@ -140,6 +143,12 @@ def train_document(
     """Train the document's phases; returns one outcome per phase."""
     if options.tensorboard:
         require_tensorboard()  # before the document is touched or a model is loaded
+    if options.gpus is not None:
+        from dlm_core.training.distributed import gpu_ids
+
+        options = attrs.evolve(options, num_processes=len(gpu_ids(options.gpus)))
+    elif options.accelerate_config is not None and options.num_processes == 1:
+        raise TrainingError("--accelerate-config needs --num-processes N (or --gpus) for the processes it describes")
     types = host.section_types()
     # Refuse impossible requests before the document is touched (identity is written next).
     draft = parse(read_text(path), path=path, types=types)
@@ -204,33 +213,15 @@ class _PhaseRunner:
     def run(self, phase: PhaseName) -> PhaseOutcome:
         frontmatter = self.document.frontmatter
         assert frontmatter is not None
-        training = frontmatter.training
-        trainer_name = _trainer_name(self.document, phase)
-        start = _start_version(self.store, self.options) if phase == "preference" else None
-        context = PluginContext(
-            document=self.document,
-            document_path=self.path,
-            base=self.session.base,
-            adapter_path=start.path if start else None,
-            home=self.store.home,
-            device=self.options.device,
-            say=self.say,
-            session=self.session,
+        prepared = prepare_phase(self.document, self.types, phase, self.options, self.store, self.session)
+        trainer_name, start, settings, rowset, seed, lora = (
+            prepared.trainer_name, prepared.start, prepared.settings, prepared.rowset, prepared.seed, prepared.lora
         )
-        trainer = self.host.trainer(trainer_name, context)
-        if phase == "sft":
-            settings = sft_settings(training, max_steps=self.options.max_steps)
-            rowset = rowsmod.sft_rows(self.document, self.session.chat, self.types, sequence_len=settings.sequence_len)
-        else:
-            settings = preference_settings(training, max_steps=self.options.max_steps)
-            rowset = rowsmod.preference_rows(
-                self.document, self.session.chat, self.types, include_mined=self.options.include_mined
-            )
-        if rowset.size == 0:
-            raise TrainingError(f"no {phase} rows to train on after tokenizing {self.path}")
-        seed = self.options.seed if self.options.seed is not None else training.seed
+        distributed = self.options.num_processes > 1
+        trainer = None if distributed else self.host.trainer(trainer_name, prepared.context(self.path, self.say))
         if settings.max_steps is None:
-            steps = -(-rowset.size // (settings.batch_size * settings.grad_accum)) * settings.num_epochs
+            per_step = settings.batch_size * settings.grad_accum * self.options.num_processes
+            steps = -(-rowset.size // per_step) * settings.num_epochs
             if steps < 5:
                 where = "training.preference.hyperparams" if phase == "preference" else "training"
                 self.say(
@@ -238,10 +229,10 @@ class _PhaseRunner:
                     f"{settings.batch_size}, {settings.num_epochs} epoch(s)); raise {where}.num_epochs "
                     "or learning_rate for a stronger effect"
                 )
-        lora = lora_settings(training)
         described = ", ".join(f"{kind} {n}" for kind, n in sorted(rowset.rows.items()))
         extra = f"; {rowset.mined_excluded} auto-mined left out" if rowset.mined_excluded else ""
-        self.say(f"{phase}: {rowset.size} rows ({described}{extra}) with trainer {trainer_name!r}")
+        where_run = f" on {self.options.num_processes} processes" if distributed else ""
+        self.say(f"{phase}: {rowset.size} rows ({described}{extra}) with trainer {trainer_name!r}{where_run}")
         config = {
             "trainer": trainer_name,
             "settings": attrs.asdict(settings),
@@ -251,6 +242,7 @@ class _PhaseRunner:
             "mined_excluded": rowset.mined_excluded,
             "start_version": start.number if start else None,
             "base_model": frontmatter.base_model,
+            "num_processes": self.options.num_processes,
         }
         with MetricsDB.open(self.store.metrics_path) as db:
             run_id = db.start_run("train", phase=phase, seed=seed, config=config)
@@ -267,21 +259,13 @@ class _PhaseRunner:
                     sink = TensorBoardSink(tensorboard_dir(self.store.root, run_id))
                     self.say(f"{phase}: TensorBoard events in {sink.log_dir}")
                 with self.store.new_version() as (number, folder):
-                    job = TrainJob(
-                        phase=phase,
-                        method=trainer_name,
-                        session=self.session,
-                        output_dir=folder,
-                        settings=settings,
-                        lora=lora,
-                        seed=seed,
-                        lm_rows=rowset.lm_rows,
-                        preference_rows=rowset.preference_rows,
-                        start_adapter=start.path if start else None,
-                        on_step=on_step,
-                        progress=self.options.progress,
-                    )
-                    result = self._train(trainer, job, trainer_name)
+                    if distributed:
+                        from dlm_core.training.distributed import run_workers
+
+                        result = run_workers(self.path, self.store, phase, self.options, folder, run_id, self.say)
+                    else:
+                        job = prepared.job(folder, on_step, self.options.progress)
+                        result = checked_train(trainer, job, trainer_name)
                     wall = time.perf_counter() - clock
                     record = RunRecord(
                         version=number,
@@ -304,6 +288,7 @@ class _PhaseRunner:
                         document_sha256=self.digest,
                         dlm_version=__version__,
                         effective_batch_size=result.effective_batch_size,
+                        num_processes=self.options.num_processes,
                     )
                     write_json(folder / "run.json", record)
                 version = self.store.version(number)
@@ -336,15 +321,98 @@ class _PhaseRunner:
             db.finish_run(run_id, "succeeded", summary=summary, version=number)
         return outcome
 
-    def _train(self, trainer: object, job: TrainJob, name: str) -> TrainResult:
-        try:
-            result = trainer.train(job)  # type: ignore[attr-defined]
-        except (DlmError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise TrainingError(f"the {name!r} trainer failed: {type(exc).__name__}: {exc}") from exc
-        if not (job.output_dir / "adapter_config.json").exists():
-            raise TrainingError(f"the {name!r} trainer did not save an adapter in {job.output_dir}")
-        if not isinstance(result, TrainResult):
-            raise TrainingError(f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult")
-        return result
+
+@attrs.frozen
+class PreparedPhase:
+    """Everything one phase needs before a trainer runs: the same in every process."""
+
+    phase: PhaseName
+    trainer_name: str
+    document: Document
+    session: ModelSession
+    home: Path
+    device: str | None
+    start: AdapterVersion | None
+    settings: TrainSettings
+    lora: LoraSettings
+    rowset: rowsmod.RowSet
+    seed: int
+
+    def context(self, path: Path, say: Callable[[str], None]) -> PluginContext:
+        return PluginContext(
+            document=self.document,
+            document_path=path,
+            base=self.session.base,
+            adapter_path=self.start.path if self.start else None,
+            home=self.home,
+            device=self.device,
+            say=say,
+            session=self.session,
+        )
+
+    def job(self, output_dir: Path, on_step: Callable[[StepLog], None], progress: bool, num_processes: int = 1) -> TrainJob:
+        return TrainJob(
+            phase=self.phase,
+            method=self.trainer_name,
+            session=self.session,
+            output_dir=output_dir,
+            settings=self.settings,
+            lora=self.lora,
+            seed=self.seed,
+            lm_rows=self.rowset.lm_rows,
+            preference_rows=self.rowset.preference_rows,
+            start_adapter=self.start.path if self.start else None,
+            on_step=on_step,
+            progress=progress,
+            num_processes=num_processes,
+        )
+
+
+def prepare_phase(
+    document: Document,
+    types: dict[str, SectionType],
+    phase: PhaseName,
+    options: TrainOptions,
+    store: Store,
+    session: ModelSession,
+) -> PreparedPhase:
+    """Settings, rows and the start adapter of one phase (tokenizer only, no model)."""
+    frontmatter = document.frontmatter
+    assert frontmatter is not None
+    training = frontmatter.training
+    if phase == "sft":
+        settings = sft_settings(training, max_steps=options.max_steps)
+        rowset = rowsmod.sft_rows(document, session.chat, types, sequence_len=settings.sequence_len)
+    else:
+        settings = preference_settings(training, max_steps=options.max_steps)
+        rowset = rowsmod.preference_rows(document, session.chat, types, include_mined=options.include_mined)
+    if rowset.size == 0:
+        raise TrainingError(f"no {phase} rows to train on after tokenizing the document")
+    return PreparedPhase(
+        phase=phase,
+        trainer_name=_trainer_name(document, phase),
+        document=document,
+        session=session,
+        home=store.home,
+        device=options.device,
+        start=_start_version(store, options) if phase == "preference" else None,
+        settings=settings,
+        lora=lora_settings(training),
+        rowset=rowset,
+        seed=options.seed if options.seed is not None else training.seed,
+    )
+
+
+def checked_train(trainer: object, job: TrainJob, name: str) -> TrainResult:
+    """Run a trainer and hold it to its contract: an adapter saved, a TrainResult returned."""
+    try:
+        result = trainer.train(job)  # type: ignore[attr-defined]
+    except (DlmError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise TrainingError(f"the {name!r} trainer failed: {type(exc).__name__}: {exc}") from exc
+    if not (job.output_dir / "adapter_config.json").exists():
+        raise TrainingError(f"the {name!r} trainer did not save an adapter in {job.output_dir}")
+    if not isinstance(result, TrainResult):
+        raise TrainingError(f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult")
+    return result

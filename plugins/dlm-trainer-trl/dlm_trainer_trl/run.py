@@ -84,10 +84,14 @@ class TrlPhase:
             started = time.perf_counter()
             trainer.train()
             seconds = time.perf_counter() - started
-            save_adapter(trainer.model, job.output_dir)
-            tokens = trainer.dlm_tokens
+            accelerator = trainer.accelerator
+            # Under DDP every process trained the same adapter: rank 0 alone writes it.
+            if accelerator.is_main_process:
+                save_adapter(accelerator.unwrap_model(trainer.model), job.output_dir)
+            accelerator.wait_for_everyone()
+            tokens = total_tokens(accelerator, trainer.dlm_tokens)
             extra = {"train_seconds": round(seconds, 3), **trainer.dlm_extra}
-            trainer.model.unload()
+            accelerator.unwrap_model(trainer.model).unload()
         settings = job.settings
         return TrainResult(
             steps=trainer.state.global_step,
@@ -135,6 +139,8 @@ def trl_arguments(job: TrainJob, scratch: Path, *, precision: str = "auto") -> d
         "dataloader_num_workers": 0,
         "dataloader_pin_memory": False,
         "skip_memory_metrics": True,
+        # Under DDP only the LoRA weights train and every one of them gets a gradient.
+        "ddp_find_unused_parameters": False,
     }
 
 
@@ -261,6 +267,8 @@ class StepReporter(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not logs or "loss" not in logs:
             return  # the end-of-training summary, not a step
+        if not state.is_world_process_zero:
+            return  # under DDP each step is reported once, by rank 0
         extra = {
             key: float(value)
             for key, value in logs.items()
@@ -433,6 +441,14 @@ def strip_adapter_layers(model: torch.nn.Module) -> None:
             parent = model.get_submodule(parent_name) if parent_name else model
             if getattr(parent, child, None) is module:
                 setattr(parent, child, module.get_base_layer())
+
+
+def total_tokens(accelerator: Any, tokens: int) -> int:
+    """Tokens trained by all processes together (one process: its own count)."""
+    if accelerator.num_processes == 1:
+        return tokens
+    summed = accelerator.reduce(torch.tensor(tokens, device=accelerator.device), reduction="sum")
+    return int(summed.item())
 
 
 def save_adapter(model: Any, output_dir: Path) -> None:
