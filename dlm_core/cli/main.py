@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prompt": ("dlm_core.cli.prompt_cmd:prompt", "Answer a query with the current (or a named) adapter version."),
     "metrics": ("dlm_core.cli.metrics_cmd:metrics", "Show recorded training, mining and compare runs."),
     "compare": ("dlm_core.cli.compare_cmd:compare", "A/B two adapter versions on held-out prompts."),
+    "doctor": ("dlm_core.cli.doctor_cmd:doctor", "Show the device, dtypes and batch sizes dlm would use here."),
 }
 
 
