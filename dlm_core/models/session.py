@@ -47,6 +47,20 @@ def pick_device(requested: str | None = None, precision: str | None = None) -> t
     return device, dtype
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No "Loading weights" bar from transformers: a local load takes a second."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)."""
     import torch
@@ -121,7 +135,7 @@ class ModelSession:
         from transformers import AutoModelForCausalLM
 
         # Weights created under a caller's inference_mode would be unusable for training later.
-        with torch.inference_mode(False):
+        with torch.inference_mode(False), quiet_loading():
             try:
                 model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=self.dtype)
             except Exception as exc:
