@@ -182,12 +182,13 @@ class LoopTrainer:
         return TrainResult(steps=steps, final_loss=loss_value, adapter_path=job.output_dir, tokens=tokens)
 
 
-def loop_trainer_plugin(trainer: LoopTrainer) -> types.SimpleNamespace:
+def loop_trainer_plugin(
+    trainer: LoopTrainer, names: tuple[str, ...] = ("sft", "dpo", "orpo", "simpo")
+) -> types.SimpleNamespace:
+    """A plugin object registering ``trainer`` under ``names`` (register it in a fresh host)."""
+
     @hookimpl
     def dlm_trainers() -> list[TrainerSpec]:
-        return [
-            TrainerSpec(name=name, factory=lambda ctx: trainer, description="test loop")
-            for name in ("sft", "dpo", "orpo", "simpo")
-        ]
+        return [TrainerSpec(name=name, factory=lambda ctx: trainer, description="test loop") for name in names]
 
     return types.SimpleNamespace(dlm_trainers=dlm_trainers)

@@ -336,6 +336,21 @@ class FrontmatterInvalid(ValueError):
         super().__init__(problem.message)
 
 
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML 1.1's safe loader, also reading ``1e-3`` (an exponent without a dot) as a number.
+
+    YAML 1.1 reads that as a string, which would leave numbers under free-form
+    keys (``training.preference.options``) as text while typed keys convert.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def load_frontmatter(yaml_text: str) -> Frontmatter:
     """Parse and validate the YAML between the ``---`` lines.
 
@@ -344,7 +359,7 @@ def load_frontmatter(yaml_text: str) -> Frontmatter:
     :raises FrontmatterInvalid: with a 0-based line/col inside ``yaml_text``.
     """
     try:
-        loader = yaml.SafeLoader(yaml_text)
+        loader = _Loader(yaml_text)
         try:
             node = loader.get_single_node()
             _check_duplicate_keys(node, [])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dlm_judge_target_length
 import pytest
 
-import dlm_judge_target_length
 from dlm_core.context import PluginContext
 from dlm_core.document.parser import parse
 from dlm_core.errors import JudgeError

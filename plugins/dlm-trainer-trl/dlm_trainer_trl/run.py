@@ -385,6 +385,7 @@ def lent_base_model(base: PreTrainedModel) -> Iterator[None]:
     quantization = _QUANTIZED_STATE if stale_gguf_quantizer(base) is not None else {}
     saved_quantization = {name: getattr(base, name, None) for name in quantization}
     config_pad = base.config.pad_token_id
+    use_cache = getattr(base.config, "use_cache", None)  # training switches the KV cache off
     generation = getattr(base, "generation_config", None)
     generation_pad = generation.pad_token_id if generation is not None else None
     try:
@@ -402,6 +403,8 @@ def lent_base_model(base: PreTrainedModel) -> Iterator[None]:
             if name in dropouts and isinstance(module, torch.nn.Dropout):
                 module.p = dropouts[name]
         base.config.pad_token_id = config_pad
+        if use_cache is not None:
+            base.config.use_cache = use_cache
         if generation is not None:
             generation.pad_token_id = generation_pad
         base.train(training)
