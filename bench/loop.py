@@ -43,7 +43,7 @@ def main() -> None:
         if result.returncode != 0:
             print(json.dumps({"failed": name, "stderr": result.stderr[-2000:]}, indent=2))
             sys.exit(1)
-        outputs[name] = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        outputs[name] = result.stdout.strip()[:300]
     mined = path.read_text(encoding="utf-8").count("<!-- dlm-auto-mined:")
     print(json.dumps({
         "base_model": "smollm2-135m",

@@ -379,4 +379,4 @@ def test_importing_the_plugin_imports_no_torch() -> None:
 
 def test_the_distribution_registers_the_cli_entry_point() -> None:
     (entry,) = [ep for ep in importlib.metadata.distribution("dlm-judge-cli").entry_points if ep.group == "dlm"]
-    assert (entry.name, entry.value) == ("cli", "dlm_judge_cli")
+    assert (entry.name, entry.value) == ("judge-cli", "dlm_judge_cli")

@@ -235,4 +235,4 @@ def test_importing_the_plugin_imports_no_torch() -> None:
 
 def test_the_distribution_registers_the_hf_entry_point() -> None:
     (entry,) = [ep for ep in importlib.metadata.distribution("dlm-judge-hf").entry_points if ep.group == "dlm"]
-    assert (entry.name, entry.value) == ("hf", "dlm_judge_hf")
+    assert (entry.name, entry.value) == ("judge-hf", "dlm_judge_hf")
