@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dlm_core import hookimpl
+from dlm_core.context import PluginContext
 from dlm_core.plugins import PluginHost, TrainerSpec
 from dlm_core.protocols import StepLog, TrainJob, TrainResult
 
@@ -78,6 +80,31 @@ def tiny_base_dir() -> Path:
     return target
 
 
+def save_lora(base: Path, target: Path, *, identity: bool = False) -> Path:
+    """Save a real PEFT LoRA adapter on q/v of ``base``: random (a real change), or a no-op when ``identity``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=identity)
+    get_peft_model(model, config).save_pretrained(target)
+    return target
+
+
+CONTEXT_DOCUMENT = """---
+system_prompt: You are concise.
+---
+# Release notes
+
+Short, factual and low-drama.
+"""
+
+ContextFactory = Callable[..., PluginContext]
+"""``make_context(base, adapter=None, **options)`` -> a :class:`PluginContext`."""
+
+
 @pytest.fixture
 def dlm_host() -> PluginHost:
     """A fresh plugin host holding only the core's built-in plugins."""
@@ -101,6 +128,31 @@ def tiny_base() -> Path:
 @pytest.fixture(scope="session")
 def default_base() -> Path:
     return default_base_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random LoRA adapter on the tiny base, so adapter and base really differ."""
+    return save_lora(tiny_base, tmp_path_factory.mktemp("tiny-adapter"))
+
+
+@pytest.fixture
+def make_context(tmp_path: Path) -> ContextFactory:
+    """A factory for the context a sampler or judge factory receives, over a model folder."""
+    from dlm_core.document.parser import parse
+    from dlm_core.models.registry import parse_base
+
+    def make(base: Path, adapter: Path | None = None, **options: Any) -> PluginContext:
+        return PluginContext(
+            document=parse(CONTEXT_DOCUMENT),
+            document_path=None,
+            base=parse_base(f"hf:{base}"),
+            adapter_path=adapter,
+            home=tmp_path,
+            options=options,
+        )
+
+    return make
 
 
 @pytest.fixture

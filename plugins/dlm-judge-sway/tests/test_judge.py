@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from dlm_core.context import PluginContext
 from dlm_core.errors import JudgeError
 from dlm_core.plugins import JudgeSpec, PluginHost
 from dlm_core.protocols import Judge
-
-ContextFactory = Callable[..., PluginContext]
+from dlm_core.testing import ContextFactory
 
 PROMPT = "How should release notes read?"
 CANDIDATES = [

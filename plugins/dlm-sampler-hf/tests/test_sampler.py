@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dlm_core.context import PluginContext
 from dlm_core.plugins import PluginHost, SamplerSpec
 from dlm_core.protocols import Sampler
-
-ContextFactory = Callable[..., PluginContext]
+from dlm_core.testing import ContextFactory
 
 PROMPTS = [
     "Hi",
