@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from dlm_core import hookspec
 
 if TYPE_CHECKING:
-    from dlm_core.plugins import JudgeSpec, SamplerSpec, SectionTypeSpec, TrainerSpec
+    from dlm_core.specs import JudgeSpec, SamplerSpec, SectionTypeSpec, TrainerSpec
 
 
 @hookspec

@@ -18,13 +18,19 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import pluggy
 
 from dlm_core import PROJECT_NAME, hookspecs
 from dlm_core.errors import DuplicatePluginName, PluginError, UnknownPluginName
+from dlm_core.specs import SPEC_TYPES as SPEC_TYPES
+from dlm_core.specs import JudgeSpec as JudgeSpec
+from dlm_core.specs import SamplerSpec as SamplerSpec
+from dlm_core.specs import SectionTypeSpec as SectionTypeSpec
+from dlm_core.specs import Spec
+from dlm_core.specs import TrainerSpec as TrainerSpec
 
 if TYPE_CHECKING:
     from dlm_core.context import PluginContext
@@ -35,65 +41,6 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 DISABLE_ENV = "DLM_DISABLE_PLUGINS"
-
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-def _check_name(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValueError(
-            f"{type(instance).__name__} name {value!r} must be lowercase letters, digits, '-', '_' or '.'"
-        )
-
-
-@attrs.frozen(kw_only=True)
-class _Spec:
-    name: str = attrs.field(validator=_check_name)
-    factory: Callable[..., Any]
-    description: str = ""
-
-    kind: ClassVar[str]
-    hook: ClassVar[str]
-    package_prefix: ClassVar[str]
-
-
-@attrs.frozen(kw_only=True)
-class SectionTypeSpec(_Spec):
-    """A section type; ``factory()`` returns a :class:`~dlm_core.document.types.SectionType`."""
-
-    kind: ClassVar[str] = "section type"
-    hook: ClassVar[str] = "dlm_section_types"
-    package_prefix: ClassVar[str] = "dlm-section-"
-
-
-@attrs.frozen(kw_only=True)
-class SamplerSpec(_Spec):
-    """A sampler; ``factory(context)`` returns a :class:`~dlm_core.protocols.Sampler`."""
-
-    kind: ClassVar[str] = "sampler"
-    hook: ClassVar[str] = "dlm_samplers"
-    package_prefix: ClassVar[str] = "dlm-sampler-"
-
-
-@attrs.frozen(kw_only=True)
-class JudgeSpec(_Spec):
-    """A judge; ``factory(context, argument)`` returns a :class:`~dlm_core.protocols.Judge`."""
-
-    kind: ClassVar[str] = "judge"
-    hook: ClassVar[str] = "dlm_judges"
-    package_prefix: ClassVar[str] = "dlm-judge-"
-
-
-@attrs.frozen(kw_only=True)
-class TrainerSpec(_Spec):
-    """A trainer; ``factory(context)`` returns a :class:`~dlm_core.protocols.Trainer`."""
-
-    kind: ClassVar[str] = "trainer"
-    hook: ClassVar[str] = "dlm_trainers"
-    package_prefix: ClassVar[str] = "dlm-trainer-"
-
-
-SPEC_TYPES: tuple[type[_Spec], ...] = (SectionTypeSpec, SamplerSpec, JudgeSpec, TrainerSpec)
 
 PluginStatus = Literal["loaded", "failed", "blocked"]
 
@@ -282,14 +229,14 @@ class PluginHost:
             for key, info in self._infos.items()
         ]
 
-    def specs(self, spec_type: type[_Spec]) -> dict[str, Any]:
+    def specs(self, spec_type: type[Spec]) -> dict[str, Any]:
         """Name → spec for one kind; a name claimed twice is an error naming both."""
         claims = self._claims(spec_type)
         for name in claims:
             self._check_single(spec_type, name, claims)
         return {name: items[0].spec for name, items in sorted(claims.items())}
 
-    def spec(self, spec_type: type[_Spec], name: str) -> Any:
+    def spec(self, spec_type: type[Spec], name: str) -> Any:
         """The spec of ``name``, or an error listing what is installed.
 
         Only the name asked for must be unambiguous: two plugins claiming some
@@ -301,14 +248,14 @@ class PluginHost:
             return claims[name][0].spec
         raise UnknownPluginName(self._unknown_message(spec_type, name, sorted(claims)))
 
-    def _claims(self, spec_type: type[_Spec]) -> dict[str, list[_Registered]]:
+    def _claims(self, spec_type: type[Spec]) -> dict[str, list[_Registered]]:
         claims: dict[str, list[_Registered]] = {}
         for item in self._collect(spec_type):
             claims.setdefault(item.spec.name, []).append(item)
         return claims
 
     def _check_single(
-        self, spec_type: type[_Spec], name: str, claims: dict[str, list[_Registered]]
+        self, spec_type: type[Spec], name: str, claims: dict[str, list[_Registered]]
     ) -> None:
         items = claims[name]
         if len(items) > 1:
@@ -318,7 +265,7 @@ class PluginHost:
                 f"uninstall one of them or block one with {DISABLE_ENV}=<plugin>"
             )
 
-    def _collect(self, spec_type: type[_Spec]) -> list[_Registered]:
+    def _collect(self, spec_type: type[Spec]) -> list[_Registered]:
         hook = getattr(self.pm.hook, spec_type.hook)
         found: list[_Registered] = []
         for impl in hook.get_hookimpls():  # registration order
@@ -327,7 +274,7 @@ class PluginHost:
             )
         return found
 
-    def _call(self, impl: pluggy.HookImpl, spec_type: type[_Spec]) -> list[Any]:
+    def _call(self, impl: pluggy.HookImpl, spec_type: type[Spec]) -> list[Any]:
         """One plugin's answer to one hook, checked; a plugin bug becomes a PluginError."""
         try:
             result: Any = impl.function()
@@ -349,7 +296,7 @@ class PluginHost:
         info = self._infos.get(plugin_name)
         return _describe_plugin(plugin_name, info.distribution if info else None)
 
-    def _unknown_message(self, spec_type: type[_Spec], name: str, installed: list[str]) -> str:
+    def _unknown_message(self, spec_type: type[Spec], name: str, installed: list[str]) -> str:
         unavailable = [info for info in self._infos.values() if info.status != "loaded"]
         for info in unavailable:
             dist = (info.distribution or "").lower()

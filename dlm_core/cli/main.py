@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import warnings
 from typing import Any
 
 import click
@@ -107,6 +108,17 @@ def _report_warnings(verbose: bool) -> None:
         logger.addHandler(_WarningLines())
 
 
+LIBRARIES = r"(transformers|peft|trl|accelerate|torch)(\.|$)"
+
+
+def _quiet_library_deprecations(verbose: bool) -> None:
+    """Hide the ML libraries' deprecation warnings about their own internals: a user cannot act on them."""
+    if verbose:
+        return
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=LIBRARIES)
+
+
 @click.group(cls=DlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="dlm")
 @click.option("--home", type=click.Path(file_okay=False), envvar="DLM_HOME", help="dlm's state folder (default $DLM_HOME or ~/.dlm).")
@@ -115,6 +127,7 @@ def _report_warnings(verbose: bool) -> None:
 def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     """Train a LoRA adapter from a .dlm document, mine preference pairs from it, train again."""
     _report_warnings(verbose)
+    _quiet_library_deprecations(verbose)
     from dlm_core.cli.app import make_app
 
     ctx.obj = make_app(home, verbose)

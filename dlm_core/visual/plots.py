@@ -19,20 +19,18 @@ import io
 import math
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dlm_core.metrics.report import RunDetail, run_details
-from dlm_core.visual import PlotError, check_target
+from dlm_core.metrics.report import RunDetail
+from dlm_core.visual import PlotError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 #: What ``dlm metrics --plot`` writes, by file extension.
-PLOT_SUFFIXES = (".png", ".svg", ".html")
 
 #: Every panel has the same size, two panels to a row, each run on rows of its own.
 PANEL_INCHES = (4.8, 3.0)
@@ -376,36 +374,3 @@ def render_svg(figures: Sequence[RunFigure]) -> str:
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "dlm"}):
         _draw(figures).savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
-
-
-def check_suffix(target: Path) -> str:
-    """The picture format for ``target``, or a :class:`PlotError` naming the ones we write."""
-    suffix = target.suffix.lower()
-    if suffix not in PLOT_SUFFIXES:
-        written = ", ".join(PLOT_SUFFIXES)
-        raise PlotError(f"cannot write a plot as {target.name!r}: use a file name ending in {written}")
-    check_target(target)
-    return suffix
-
-
-def write_plot(figures: Sequence[RunFigure], target: Path, *, title: str) -> None:
-    """Write ``figures`` to ``target`` as PNG, SVG or a self-contained HTML page."""
-    suffix = check_suffix(target)
-    if suffix == ".png":
-        target.write_bytes(render_png(figures))
-    elif suffix == ".svg":
-        target.write_text(render_svg(figures), encoding="utf-8")
-    else:
-        from dlm_core.visual.pages import metrics_page
-
-        target.write_text(metrics_page(title, figures, render_svg(figures)), encoding="utf-8")
-
-
-def plot_metrics(
-    metrics_path: Path, target: Path, *, run_id: int | None = None, phase: str | None = None, title: str = "dlm metrics"
-) -> list[RunFigure]:
-    """``dlm metrics --plot``: choose the runs, draw them into ``target``; returns what was drawn."""
-    check_suffix(target)
-    figures = choose_figures(run_details(metrics_path), run_id=run_id, phase=phase)
-    write_plot(figures, target, title=title)
-    return figures

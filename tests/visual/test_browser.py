@@ -15,8 +15,8 @@ from PIL import Image
 
 from dlm_core.document.io import read_document
 from dlm_core.report import show_report
+from dlm_core.visual.metrics_plot import plot_metrics
 from dlm_core.visual.pages import compare_page, write_history_page
-from dlm_core.visual.plots import plot_metrics
 
 
 def _pages(loop, folder: Path) -> dict[str, tuple[Path, list[str]]]:  # type: ignore[no-untyped-def]

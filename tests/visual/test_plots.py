@@ -17,6 +17,7 @@ from dlm_core.plugins import PluginHost
 from dlm_core.testing import LoopTrainer
 from dlm_core.training.phases import TrainOptions, train_document
 from dlm_core.visual import PlotError
+from dlm_core.visual.metrics_plot import plot_metrics
 from dlm_core.visual.plots import (
     ACCURACY_KEY,
     MARGIN_KEY,
@@ -25,7 +26,6 @@ from dlm_core.visual.plots import (
     SkipPanel,
     choose_figures,
     figure_pixels,
-    plot_metrics,
 )
 
 SVG = "{http://www.w3.org/2000/svg}svg"
