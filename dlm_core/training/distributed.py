@@ -27,6 +27,7 @@ from dlm_core.errors import TrainingError
 from dlm_core.fileformat import read_json, write_json
 from dlm_core.protocols import StepLog, TrainResult
 from dlm_core.store.store import Store
+from dlm_core.training.job import TrainOptions, checked_train, prepare_phase, start_version
 
 WORKER_MODULE = "dlm_core.training.distributed"
 
@@ -108,15 +109,12 @@ def run_workers(
     path: Path,
     store: Store,
     phase: str,
-    options: object,
+    options: TrainOptions,
     output_dir: Path,
     run_id: int,
     say: Callable[[str], None],
 ) -> TrainResult:
     """Train one phase on ``options.num_processes`` workers; returns rank 0's result."""
-    from dlm_core.training.phases import TrainOptions
-
-    assert isinstance(options, TrainOptions)
     ids = gpu_ids(options.gpus) if options.gpus else None
     count = len(ids) if ids else options.num_processes
     with tempfile.TemporaryDirectory(prefix=".workers-", dir=store.root) as scratch:
@@ -151,12 +149,9 @@ def run_workers(
         return read_json(result_path, TrainResult)
 
 
-def _pinned_start(store: Store, options: object) -> int | None:
+def _pinned_start(store: Store, options: TrainOptions) -> int | None:
     """The start version as a number, so every worker continues the same adapter."""
-    from dlm_core.training.phases import TrainOptions, _start_version
-
-    assert isinstance(options, TrainOptions)
-    start = _start_version(store, options)
+    start = start_version(store, options)
     return start.number if start else None
 
 
@@ -167,8 +162,6 @@ def worker_main(spec_path: Path) -> None:
     from dlm_core.models.registry import parse_base
     from dlm_core.models.session import ModelSession
     from dlm_core.plugins import PluginHost
-    from dlm_core.training.phases import TrainOptions, checked_train, prepare_phase
-
     spec = read_json(spec_path, WorkerSpec)
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))

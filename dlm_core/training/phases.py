@@ -14,50 +14,38 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import attrs
 
 from dlm_core import __version__
-from dlm_core.context import PluginContext
 from dlm_core.document.frontmatter import Frontmatter
 from dlm_core.document.identity import with_identity
 from dlm_core.document.io import read_text, write_document
 from dlm_core.document.model import Document
 from dlm_core.document.parser import parse
 from dlm_core.document.types import SectionType
-from dlm_core.errors import DlmError, TrainingError
+from dlm_core.errors import TrainingError
 from dlm_core.fileformat import write_json
 from dlm_core.metrics.db import MetricsDB
 from dlm_core.models.registry import parse_base
 from dlm_core.models.session import ModelSession
 from dlm_core.plugins import PluginHost, TrainerSpec
-from dlm_core.protocols import LoraSettings, StepLog, TrainJob, TrainResult, TrainSettings
+from dlm_core.protocols import StepLog
 from dlm_core.store.records import RunRecord
 from dlm_core.store.store import AdapterVersion, Store, utc_now
 from dlm_core.training import rows as rowsmod
-from dlm_core.training.settings import lora_settings, preference_settings, sft_settings
+from dlm_core.training.distributed import gpu_ids, run_workers
+from dlm_core.training.job import (
+    PhaseName,
+    checked_train,
+    prepare_phase,
+    start_version,
+    trainer_name,
+)
+from dlm_core.training.job import (
+    TrainOptions as TrainOptions,  # train_document's argument: imported from here by callers
+)
 from dlm_core.visual.tensorboard import TensorBoardSink, require_tensorboard, tensorboard_dir
-
-PhaseName = Literal["sft", "preference"]
-
-
-@attrs.frozen
-class TrainOptions:
-    """What ``dlm train`` was asked to do."""
-
-    phase: Literal["sft", "preference", "all"] = "all"
-    include_mined: bool = True
-    max_steps: int | None = None
-    seed: int | None = None
-    device: str | None = None
-    wait: bool = True
-    progress: bool = True
-    tensorboard: bool = False  # also write each step to <store>/tensorboard/run-N/
-    start_version: int | None = None  # --from N: the adapter the preference phase continues
-    num_processes: int = 1  # >1: launch that many training processes through Accelerate
-    gpus: str | None = None  # CUDA devices for those processes: "all", a count, or "0,1"
-    accelerate_config: Path | None = None  # an `accelerate config` file (FSDP, several machines...)
 
 
 @attrs.frozen
@@ -144,8 +132,6 @@ def train_document(
     if options.tensorboard:
         require_tensorboard()  # before the document is touched or a model is loaded
     if options.gpus is not None:
-        from dlm_core.training.distributed import gpu_ids
-
         options = attrs.evolve(options, num_processes=len(gpu_ids(options.gpus)))
     elif options.accelerate_config is not None and options.num_processes == 1:
         raise TrainingError("--accelerate-config needs --num-processes N (or --gpus) for the processes it describes")
@@ -155,10 +141,10 @@ def train_document(
     if options.start_version is not None and options.phase != "preference":
         raise TrainingError("--from picks the adapter a preference phase starts from; use it with --phase preference")
     draft_store = Store(home, draft.dlm_id) if draft.dlm_id else None
-    draft_start = _start_version(draft_store, options) if draft_store and draft_store.exists() else None
+    draft_start = start_version(draft_store, options) if draft_store and draft_store.exists() else None
     planned = plan_phases(draft, types, options, draft_start, path, lambda _m: None)
     for phase in planned:  # an unknown trainer fails now, not after an SFT phase has run
-        host.spec(TrainerSpec, _trainer_name(draft, phase))
+        host.spec(TrainerSpec, trainer_name(draft, phase))
     document, text = prepare_document(path, types, say)
     frontmatter = document.frontmatter
     assert frontmatter is not None and frontmatter.dlm_id is not None
@@ -169,7 +155,7 @@ def train_document(
     with store.lock(wait=options.wait, on_wait=say):
         store.ensure(path, frontmatter.base_model)
         store.remove_stale_temporaries()
-        phases = plan_phases(document, types, options, _start_version(store, options), path, say)
+        phases = plan_phases(document, types, options, start_version(store, options), path, say)
         session = ModelSession(
             base,
             home=home,
@@ -184,18 +170,6 @@ def train_document(
             runner = _PhaseRunner(path, document, types, options, store, session, host, digest, say)
             outcomes.append(runner.run(phase))
     return outcomes
-
-
-def _trainer_name(document: Document, phase: PhaseName) -> str:
-    frontmatter = document.frontmatter or Frontmatter()
-    return "sft" if phase == "sft" else frontmatter.training.preference.method
-
-
-def _start_version(store: Store, options: TrainOptions) -> AdapterVersion | None:
-    """The adapter a preference phase continues: ``--from N``, else ``current``."""
-    if options.start_version is not None:
-        return store.version(options.start_version)
-    return store.current()
 
 
 @attrs.define
@@ -260,8 +234,6 @@ class _PhaseRunner:
                     self.say(f"{phase}: TensorBoard events in {sink.log_dir}")
                 with self.store.new_version() as (number, folder):
                     if distributed:
-                        from dlm_core.training.distributed import run_workers
-
                         result = run_workers(self.path, self.store, phase, self.options, folder, run_id, self.say)
                     else:
                         job = prepared.job(folder, on_step, self.options.progress)
@@ -320,99 +292,3 @@ class _PhaseRunner:
             summary.update({f"final_{k}": v for k, v in result.extra.items() if isinstance(v, int | float)})
             db.finish_run(run_id, "succeeded", summary=summary, version=number)
         return outcome
-
-
-@attrs.frozen
-class PreparedPhase:
-    """Everything one phase needs before a trainer runs: the same in every process."""
-
-    phase: PhaseName
-    trainer_name: str
-    document: Document
-    session: ModelSession
-    home: Path
-    device: str | None
-    start: AdapterVersion | None
-    settings: TrainSettings
-    lora: LoraSettings
-    rowset: rowsmod.RowSet
-    seed: int
-
-    def context(self, path: Path, say: Callable[[str], None]) -> PluginContext:
-        return PluginContext(
-            document=self.document,
-            document_path=path,
-            base=self.session.base,
-            adapter_path=self.start.path if self.start else None,
-            home=self.home,
-            device=self.device,
-            say=say,
-            session=self.session,
-        )
-
-    def job(self, output_dir: Path, on_step: Callable[[StepLog], None], progress: bool, num_processes: int = 1) -> TrainJob:
-        return TrainJob(
-            phase=self.phase,
-            method=self.trainer_name,
-            session=self.session,
-            output_dir=output_dir,
-            settings=self.settings,
-            lora=self.lora,
-            seed=self.seed,
-            lm_rows=self.rowset.lm_rows,
-            preference_rows=self.rowset.preference_rows,
-            start_adapter=self.start.path if self.start else None,
-            on_step=on_step,
-            progress=progress,
-            num_processes=num_processes,
-        )
-
-
-def prepare_phase(
-    document: Document,
-    types: dict[str, SectionType],
-    phase: PhaseName,
-    options: TrainOptions,
-    store: Store,
-    session: ModelSession,
-) -> PreparedPhase:
-    """Settings, rows and the start adapter of one phase (tokenizer only, no model)."""
-    frontmatter = document.frontmatter
-    assert frontmatter is not None
-    training = frontmatter.training
-    if phase == "sft":
-        settings = sft_settings(training, max_steps=options.max_steps)
-        rowset = rowsmod.sft_rows(document, session.chat, types, sequence_len=settings.sequence_len)
-    else:
-        settings = preference_settings(training, max_steps=options.max_steps)
-        rowset = rowsmod.preference_rows(document, session.chat, types, include_mined=options.include_mined)
-    if rowset.size == 0:
-        raise TrainingError(f"no {phase} rows to train on after tokenizing the document")
-    return PreparedPhase(
-        phase=phase,
-        trainer_name=_trainer_name(document, phase),
-        document=document,
-        session=session,
-        home=store.home,
-        device=options.device,
-        start=_start_version(store, options) if phase == "preference" else None,
-        settings=settings,
-        lora=lora_settings(training),
-        rowset=rowset,
-        seed=options.seed if options.seed is not None else training.seed,
-    )
-
-
-def checked_train(trainer: object, job: TrainJob, name: str) -> TrainResult:
-    """Run a trainer and hold it to its contract: an adapter saved, a TrainResult returned."""
-    try:
-        result = trainer.train(job)  # type: ignore[attr-defined]
-    except (DlmError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise TrainingError(f"the {name!r} trainer failed: {type(exc).__name__}: {exc}") from exc
-    if not (job.output_dir / "adapter_config.json").exists():
-        raise TrainingError(f"the {name!r} trainer did not save an adapter in {job.output_dir}")
-    if not isinstance(result, TrainResult):
-        raise TrainingError(f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult")
-    return result
