@@ -18,6 +18,29 @@ if TYPE_CHECKING:
     from dlm_core.models.session import ModelSession
 
 
+class Sample(str):
+    """A sampled candidate that knows whether generation cut it off.
+
+    A sampler may return plain ``str`` (taken as complete answers). Returning
+    ``Sample(text, truncated=True)`` for an answer that hit ``max_new_tokens``
+    before its end of turn keeps it out of mined pairs: written into the
+    document, it would be trained with an end of turn it never had, and a
+    preference phase would learn that stopping is what made it bad.
+    """
+
+    truncated: bool
+
+    def __new__(cls, text: str, *, truncated: bool = False) -> Sample:
+        sample = super().__new__(cls, text)
+        sample.truncated = truncated
+        return sample
+
+
+def is_truncated(candidate: str) -> bool:
+    """Whether a sampler marked ``candidate`` as cut off at ``max_new_tokens``."""
+    return getattr(candidate, "truncated", False) is True
+
+
 @runtime_checkable
 class Sampler(Protocol):
     """Generates candidate answers for mining."""
@@ -35,7 +58,8 @@ class Sampler(Protocol):
         """``n`` candidates for each prompt, in prompt order.
 
         Prompts are plain user text; the sampler applies the chat template and
-        the document's system prompt itself.
+        the document's system prompt itself. Candidates may be :class:`Sample`
+        objects that say whether ``max_new_tokens`` cut them off.
         """
 
 

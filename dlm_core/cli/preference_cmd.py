@@ -60,7 +60,7 @@ def mine(app: App, path: Path, samples: int, max_pairs: int | None, judge: str, 
         skipped = ", ".join(f"{k} {v}" for k, v in outcome.skipped.items()) or "none"
         rate = f", {outcome.tokens_per_second:.0f} generated tokens/s" if outcome.tokens_per_second else ""
         click.echo(f"mine run {outcome.run_id}: {len(outcome.pairs)} pairs from {outcome.prompts} prompts "
-                   f"({outcome.unique_candidates} distinct candidates; skipped: {skipped}) "
+                   f"({outcome.unique_candidates} distinct complete candidates; skipped: {skipped}) "
                    f"in {outcome.wall_seconds:.1f} s{rate}")
         if outcome.applied or outcome.already_present_on_apply:
             click.echo(f"wrote {outcome.applied} ::preference:: sections into {path} (previous text in {path.name}.bak)")

@@ -2,7 +2,8 @@
 
 1. Prompts: the question of every instruction record, de-duplicated.
 2. Candidates: ``samples`` per prompt from the sampler, all prompts in one call.
-3. Distinct non-empty candidates; fewer than two skips the prompt.
+3. Distinct non-empty candidates that ended on their own (not cut off at
+   ``max_new_tokens``); fewer than two skips the prompt.
 4. The judge scores each distinct candidate once; the best and the worst
    non-near-duplicate form the pair (see :mod:`dlm_core.mining.selection`).
 5. ``max_pairs`` keeps the largest margins.
@@ -43,7 +44,7 @@ from dlm_core.mining.selection import (
 )
 from dlm_core.models.registry import parse_base
 from dlm_core.plugins import PluginHost
-from dlm_core.protocols import Judge, Sampler
+from dlm_core.protocols import Judge, Sampler, is_truncated
 from dlm_core.store.staged import StagedPair, StagedPlan
 from dlm_core.store.store import Store, utc_now
 
@@ -78,6 +79,7 @@ class MineOutcome:
     prompts: int
     candidates: int
     unique_candidates: int
+    truncated_candidates: int
     pairs: list[StagedPair]
     skipped: dict[str, int]
     judge: str
@@ -208,6 +210,12 @@ class _Miner:
         for plan in self.store.plans():
             existing.update((p.prompt, p.chosen, p.rejected) for p in plan.pairs)
 
+        truncated_total = sum(1 for candidates in sampled for c in candidates if is_truncated(c))
+        if truncated_total:
+            self.say(
+                f"note: {truncated_total} of {sum(map(len, sampled))} candidates hit --max-new-tokens "
+                f"{options.max_new_tokens} before their end of turn and are left out of pairs"
+            )
         judged: list[MinedPair] = []
         skips: list[Skip] = []
         unique_total = 0
@@ -216,12 +224,10 @@ class _Miner:
         progress = _progress(prompts, options.progress, f"judging with {options.judge}")
         try:
             for prompt, candidates in zip(progress, sampled, strict=True):
-                texts = unique_candidates(candidates)
+                texts = unique_candidates([c for c in candidates if not is_truncated(c)])
                 unique_total += len(texts)
                 if len(texts) < 2:
-                    result: MinedPair | Skip = Skip(
-                        prompt, SkipReason.INSUFFICIENT_VARIETY, f"{len(texts)} distinct candidate(s)"
-                    )
+                    result: MinedPair | Skip = self._too_few(prompt, candidates, len(texts))
                 else:
                     scores = self._score(prompt, texts)
                     scored = [Candidate(t, s) for t, s in zip(texts, scores, strict=True)]
@@ -275,6 +281,7 @@ class _Miner:
             prompts=len(prompts),
             candidates=sum(len(c) for c in sampled),
             unique_candidates=unique_total,
+            truncated_candidates=truncated_total,
             pairs=plan.pairs,
             skipped=dict(sorted(counts.items())),
             judge=self.judge.name,
@@ -288,6 +295,14 @@ class _Miner:
             staged_plan=staged_path,
             interrupted=interrupted,
         )
+
+    def _too_few(self, prompt: str, candidates: list[str], complete: int) -> Skip:
+        """Why a prompt has fewer than two complete distinct candidates."""
+        cut = sum(1 for c in candidates if is_truncated(c))
+        if cut and len(unique_candidates(candidates)) >= 2:
+            limit = self.options.max_new_tokens
+            return Skip(prompt, SkipReason.TRUNCATED, f"{cut} of {len(candidates)} candidates hit --max-new-tokens {limit}")
+        return Skip(prompt, SkipReason.INSUFFICIENT_VARIETY, f"{complete} distinct candidate(s)")
 
     def _score(self, prompt: str, texts: list[str]) -> list[float]:
         return checked_scores(self.judge, self.options.judge, prompt, texts)

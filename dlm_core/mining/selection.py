@@ -3,7 +3,7 @@
 The chosen answer is the best-scored candidate; the rejected one is the
 worst-scored candidate that is not a near-duplicate of it (difflib ratio
 above 0.95). A prompt yields no pair when it has fewer than two distinct
-candidates, when every alternative is a near-duplicate, when the margin is
+complete candidates (answers cut off at the token limit do not count), when every alternative is a near-duplicate, when the margin is
 below the threshold, or when the same pair is already in the document.
 """
 
@@ -19,6 +19,7 @@ NEAR_DUPLICATE_RATIO = 0.95
 
 class SkipReason(StrEnum):
     INSUFFICIENT_VARIETY = "insufficient_variety"
+    TRUNCATED = "truncated"
     TOO_SIMILAR = "too_similar"
     BELOW_THRESHOLD = "below_threshold"
     ALREADY_PRESENT = "already_present"

@@ -12,6 +12,7 @@ from dlm_core.metrics.db import MetricsDB
 from dlm_core.mining.listing import mined_listing
 from dlm_core.mining.run import MineOptions, apply_staged, mine_document, revert_mined
 from dlm_core.plugins import PluginHost
+from dlm_core.protocols import Sample
 from dlm_core.report import show_report
 from dlm_core.store.store import Store
 
@@ -76,6 +77,25 @@ def test_skips_are_counted_by_reason(trained_doc: Path, mining_host: PluginHost,
     outcome = mine(trained_doc, mining_host, dlm_home)
     assert outcome.skipped == {"insufficient_variety": 1, "too_similar": 1}
     assert outcome.pairs == [] and outcome.staged_plan is None
+
+
+def test_answers_cut_off_at_the_token_limit_are_never_paired(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler, judge) -> None:  # type: ignore[no-untyped-def]
+    cut = Sample("Release notes should be long, thorough and", truncated=True)
+    sampler.candidates = {Q1: [TERSE, cut, VERBOSE, Sample("Medium.", truncated=False)], Q2: [Sample("Break", truncated=True), "Breaking changes."]}
+    said: list[str] = []
+    options = MineOptions(sampler="scripted", judge="terse", progress=False, samples=4, max_new_tokens=12)
+    outcome = mine_document(trained_doc, options, home=dlm_home, host=mining_host, say=said.append)
+    (pair,) = outcome.pairs
+    assert (pair.prompt, pair.chosen, pair.rejected) == (Q1, TERSE, VERBOSE)  # the cut-off answer is the longest, yet not rejected
+    assert judge.scored == [[TERSE, VERBOSE, "Medium."]]  # and never judged
+    assert outcome.truncated_candidates == 2 and outcome.unique_candidates == 4
+    assert outcome.skipped == {"truncated": 1}
+    assert any("2 of 6 candidates hit --max-new-tokens 12" in line for line in said)
+    with MetricsDB.open(store_of(trained_doc, dlm_home).metrics_path, readonly=True) as db:
+        run = db.runs(kind="mine")[-1]
+        (skip,) = [e for e in db.mining_events(run.id) if e.event == "skip"]
+    assert run.summary["truncated_candidates"] == 2
+    assert (skip.prompt, skip.reason, skip.data["detail"]) == (Q2, "truncated", "1 of 2 candidates hit --max-new-tokens 12")
 
 
 def test_threshold_and_max_pairs(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,8 @@ How the work is laid out, and why:
   the call or the rounds: the same seed gives the same candidates whatever
   ``--batch-size`` says.
 - Temperature 0 is greedy decoding: one row per prompt, repeated ``n`` times.
+- A row that reaches ``max_new_tokens`` without its end of turn comes back as
+  ``Sample(text, truncated=True)``, so mining leaves the cut-off answer out.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import torch
 from transformers import DynamicCache, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from dlm_core.models.session import ModelSession
+from dlm_core.protocols import Sample
 
 CPU_TOKEN_BUDGET = 16_384
 """Tokens (rows x (longest prompt + new tokens)) per batch on a CPU.
@@ -229,10 +232,13 @@ class HfSampler:
         self._run(rows, max_new_tokens, None if greedy else (temperature, top_p))
 
         tokenizer = self.session.tokenizer
+        stops = set(self._stop_ids())
         candidates: list[list[str]] = [[] for _ in prompts]
         for row in rows:
             text = normalize_text(tokenizer.decode(row.new_ids, skip_special_tokens=True))
-            candidates[row.prompt_index].extend([text] * (n if greedy else 1))
+            # No end of turn within max_new_tokens: the answer was cut off, and says so.
+            truncated = not row.new_ids or row.new_ids[-1] not in stops
+            candidates[row.prompt_index].extend([Sample(text, truncated=truncated)] * (n if greedy else 1))
         return candidates
 
     # -- generation -------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlm_core.plugins import PluginHost, SamplerSpec
-from dlm_core.protocols import Sampler
+from dlm_core.protocols import Sampler, is_truncated
 from dlm_core.testing import ContextFactory
 
 PROMPTS = [
@@ -129,6 +129,19 @@ def test_stops_at_end_of_turn_without_special_tokens(
     chat = sampler.session.chat
     expected = sum(len(chat.answer_ids(prompt, answer)) for prompt, answer in taught.items())
     assert sampler.generated_tokens == expected
+
+
+def test_answers_cut_off_at_max_new_tokens_say_so(
+    host: PluginHost, taught_base: Path, make_context: ContextFactory, taught: dict[str, str]
+) -> None:
+    sampler = host.sampler("hf", make_context(taught_base))
+    prompts = list(taught)  # "No." is 2 tokens with its end of turn; the other answer is longer
+    short, long = sample(sampler, prompts, 2, temperature=0, max_new_tokens=3)
+    assert short == [taught[prompts[0]]] * 2 and not any(is_truncated(c) for c in short)
+    assert all(is_truncated(c) for c in long)
+    assert taught[prompts[1]].startswith(long[0]) and long[0] != taught[prompts[1]]
+    whole = sample(sampler, prompts, 1, temperature=0, max_new_tokens=64)
+    assert not any(is_truncated(c) for cands in whole for c in cands)
 
 
 def test_finished_rows_leave_the_batch(
