@@ -33,6 +33,23 @@ TINY_CONFIG = {
     "tie_word_embeddings": True,
 }
 
+STYLE_PAIRS: list[tuple[str, str, str]] = [
+    ("How should release notes read?", "Short and factual.",
+     "Oh, what a wonderful question! Release notes should really be as exciting and detailed as possible!"),
+    ("What goes first in a release note?", "Breaking changes.",
+     "Great question! Honestly, I think you should start with a fun story about the release before anything else."),
+    ("Can we call a release amazing?", "No. Describe the change.",
+     "Absolutely, yes! Calling it amazing gets everyone super excited, so use lots of exclamation marks!"),
+    ("How long should a changelog intro be?", "One or two sentences.",
+     "There is no limit at all! Feel free to write several long paragraphs so readers enjoy the journey!"),
+    ("Should we use emoji in release notes?", "No.",
+     "Yes, definitely! Emoji make every release note fun and friendly, so sprinkle them everywhere you can!"),
+    ("What must each entry name?", "The change, the reason, and what to do.",
+     "Well, it depends! Every team is different, so just write whatever feels right to you in the moment!"),
+]
+"""(prompt, chosen, rejected): terse chosen answers, chatty rejected ones, the house style a
+preference phase should learn. For trainer tests."""
+
 
 def test_cache() -> Path:
     """Where test model files are kept between runs."""

@@ -15,24 +15,9 @@ import pytest
 from dlm_core.models.registry import parse_base
 from dlm_core.models.session import ModelSession
 from dlm_core.protocols import LoraSettings, PreferenceRow, StepLog, TrainJob, TrainSettings
+from dlm_core.testing import STYLE_PAIRS
 
 SYSTEM_PROMPT = "You are concise."
-
-# Terse chosen answers, chatty rejected ones.
-PAIRS = [
-    ("How should release notes read?", "Short and factual.",
-     "Oh, what a wonderful question! Release notes should really be as exciting and detailed as possible!"),
-    ("What goes first in a release note?", "Breaking changes.",
-     "Great question! Honestly, I think you should start with a fun story about the release before anything else."),
-    ("Can we call a release amazing?", "No. Describe the change.",
-     "Absolutely, yes! Calling it amazing gets everyone super excited, so use lots of exclamation marks!"),
-    ("How long should a changelog intro be?", "One or two sentences.",
-     "There is no limit at all! Feel free to write several long paragraphs so readers enjoy the journey!"),
-    ("Should we use emoji in release notes?", "No.",
-     "Yes, definitely! Emoji make every release note fun and friendly, so sprinkle them everywhere you can!"),
-    ("What must each entry name?", "The change, the reason, and what to do.",
-     "Well, it depends! Every team is different, so just write whatever feels right to you in the moment!"),
-]
 
 
 def make_session(base: Path, home: Path) -> ModelSession:
@@ -44,7 +29,7 @@ def pairs_for(session: ModelSession) -> list[PreferenceRow]:
     chat = session.chat
     return [
         PreferenceRow(chat.system_prompt, q, c, r, chat.prompt_ids(q), chat.answer_ids(q, c), chat.answer_ids(q, r))
-        for q, c, r in PAIRS
+        for q, c, r in STYLE_PAIRS
     ]
 
 
