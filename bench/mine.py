@@ -81,6 +81,7 @@ def main() -> None:
             "generated_tokens_per_second": round(outcome.tokens_per_second or 0.0, 1),
             "pairs": len(outcome.pairs),
             "skipped": outcome.skipped,
+            "truncated_candidates": outcome.truncated_candidates,
         },
         "sampler_batched": {
             "seconds": round(batched_seconds, 2),
