@@ -224,10 +224,11 @@ class _Miner:
         progress = _progress(prompts, options.progress, f"judging with {options.judge}")
         try:
             for prompt, candidates in zip(progress, sampled, strict=True):
-                texts = unique_candidates([c for c in candidates if not is_truncated(c)])
+                complete = [c for c in candidates if not is_truncated(c)]
+                texts = unique_candidates(complete)
                 unique_total += len(texts)
                 if len(texts) < 2:
-                    result: MinedPair | Skip = self._too_few(prompt, candidates, len(texts))
+                    result: MinedPair | Skip = self._too_few(prompt, candidates, complete, texts)
                 else:
                     scores = self._score(prompt, texts)
                     scored = [Candidate(t, s) for t, s in zip(texts, scores, strict=True)]
@@ -296,13 +297,13 @@ class _Miner:
             interrupted=interrupted,
         )
 
-    def _too_few(self, prompt: str, candidates: list[str], complete: int) -> Skip:
-        """Why a prompt has fewer than two complete distinct candidates."""
-        cut = sum(1 for c in candidates if is_truncated(c))
+    def _too_few(self, prompt: str, candidates: list[str], complete: list[str], texts: list[str]) -> Skip:
+        """Why a prompt has fewer than two distinct complete candidates: the token limit, or no variety."""
+        cut = len(candidates) - len(complete)
         if cut and len(unique_candidates(candidates)) >= 2:
             limit = self.options.max_new_tokens
             return Skip(prompt, SkipReason.TRUNCATED, f"{cut} of {len(candidates)} candidates hit --max-new-tokens {limit}")
-        return Skip(prompt, SkipReason.INSUFFICIENT_VARIETY, f"{complete} distinct candidate(s)")
+        return Skip(prompt, SkipReason.INSUFFICIENT_VARIETY, f"{len(texts)} distinct candidate(s)")
 
     def _score(self, prompt: str, texts: list[str]) -> list[float]:
         return checked_scores(self.judge, self.options.judge, prompt, texts)
