@@ -50,9 +50,11 @@ def metrics(app: App, path: Path, run_id: int | None, phase: str | None, as_json
         for d in details:
             r, s = d.run, d.run.summary
             if r.kind == "train":
-                what = f"{len(d.steps)} steps, loss {s.get('final_loss', '-')}"
+                loss = s.get("final_loss")
+                what = f"{len(d.steps)} steps, loss " + (f"{loss:.4g}" if isinstance(loss, int | float) else "-")
             elif r.kind == "mine":
-                what = f"{s.get('pairs', 0)} pairs / {s.get('prompts', 0)} prompts, skipped {s.get('skipped', {})}"
+                skipped = ", ".join(f"{reason} {count}" for reason, count in s.get("skipped", {}).items()) or "none"
+                what = f"{s.get('pairs', 0)} pairs / {s.get('prompts', 0)} prompts, skipped: {skipped}"
             elif r.kind == "compare" and "win_rate" in s:
                 what = f"{s['b']} vs {s['a']}: win rate {s['win_rate']:.1%} (95% CI {s['ci_low']:.1%}-{s['ci_high']:.1%})"
             else:

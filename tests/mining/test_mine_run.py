@@ -188,3 +188,18 @@ def test_a_sampler_of_empty_strings_skips_every_prompt(trained_doc: Path, mining
     sampler.candidates = {Q1: ["", "  ", "\n"], Q2: ["", ""]}
     outcome = mine(trained_doc, mining_host, dlm_home, samples=3)
     assert outcome.pairs == [] and outcome.skipped == {"insufficient_variety": 2}
+
+
+def test_metrics_table_summarises_train_and_mine_runs_in_words(trained_doc: Path, mining_host: PluginHost, dlm_home: Path, sampler) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from dlm_core.cli.main import cli
+
+    sampler.candidates = {Q1: [VERBOSE, TERSE], Q2: ["same", "same"]}
+    mine(trained_doc, mining_host, dlm_home, samples=2)
+    result = CliRunner().invoke(cli, ["--home", str(dlm_home), "metrics", str(trained_doc)])
+    assert result.exit_code == 0, result.output
+    train_row, mine_row = result.output.splitlines()[1:3]
+    loss = train_row.rsplit("loss ", 1)[1]
+    assert len(loss.replace(".", "").lstrip("0")) <= 4  # four significant digits, not a float's repr
+    assert mine_row.endswith("1 pairs / 2 prompts, skipped: insufficient_variety 1")
