@@ -135,7 +135,9 @@ def main() -> None:
     host = PluginHost.discover()
     session = ModelSession(parse_base(f"hf:{base_dir}"), home=workdir, device=device, say=lambda _m: None)
     document = Document()
-    context = PluginContext(document=document, document_path=None, base=session.base, adapter_path=None, home=workdir, session=session, device=device)
+    # The plain loop runs in the session dtype; on a CPU, keep dlm from switching to bf16 autocast.
+    options = {} if cuda else {"precision": "fp32"}
+    context = PluginContext(document=document, document_path=None, base=session.base, adapter_path=None, home=workdir, session=session, device=device, options=options)
     rows = [LmRow(ids[i % args.batch].tolist(), [1] * args.seq, "bench") for i in range(args.batch * args.steps)]
     settings = TrainSettings(learning_rate=2e-4, num_epochs=1, batch_size=args.batch, sequence_len=args.seq, warmup_ratio=0.0)
     sft_dir = workdir / "sft"
