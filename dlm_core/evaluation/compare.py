@@ -185,14 +185,8 @@ def compare_versions(
               "temperature": options.effective_temperature, "prompts_file": str(options.prompts_file or "")}
     with MetricsDB.open(store.metrics_path) as db:
         run_id = db.start_run("compare", seed=options.seed, version=version_b.number if version_b else None, config=config)
-        try:
+        with db.stops_recorded(run_id):
             items = _compare(host, judge, prompts, options, [(label_a, context(version_a)), (label_b, context(version_b))], say)
-        except KeyboardInterrupt:
-            db.finish_run(run_id, "interrupted", error="interrupted by the user")
-            raise
-        except BaseException as exc:
-            db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-            raise
         stats = summarize(items)
         wall = time.perf_counter() - clock
         for item in items:

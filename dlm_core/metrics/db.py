@@ -179,6 +179,21 @@ class MetricsDB:
                 (status, utc_now(), json.dumps(summary or {}), error, version, run_id),
             )
 
+    @contextmanager
+    def stops_recorded(self, run_id: int, *, interrupted: str = "interrupted by the user") -> Iterator[None]:
+        """Record the run as interrupted (Ctrl-C) or failed (any other exception) if the body stops, then re-raise.
+
+        :param interrupted: the error text of an interrupted run.
+        """
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.finish_run(run_id, "interrupted", error=interrupted)
+            raise
+        except BaseException as exc:
+            self.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+
     def log_steps(self, run_id: int, rows: list[tuple[int, float | None, float | None, float | None, dict[str, Any]]]) -> None:
         now = utc_now()
         with self.conn:

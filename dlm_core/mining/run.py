@@ -170,14 +170,8 @@ class _Miner:
         }
         with MetricsDB.open(self.store.metrics_path) as db:
             run_id = db.start_run("mine", seed=options.seed, version=self.version, config=config)
-            try:
+            with db.stops_recorded(run_id, interrupted="interrupted before any pair was judged"):
                 outcome = self._mine(db, run_id, path, prompts)
-            except KeyboardInterrupt:
-                db.finish_run(run_id, "interrupted", error="interrupted before any pair was judged")
-                raise
-            except BaseException as exc:
-                db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-                raise
             summary = attrs.asdict(outcome)
             summary["pairs"] = len(outcome.pairs)
             summary["tokens_per_second"] = outcome.tokens_per_second

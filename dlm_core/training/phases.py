@@ -229,48 +229,43 @@ class _PhaseRunner:
 
             started, clock = utc_now(), time.perf_counter()
             try:
-                if self.options.tensorboard:
-                    sink = TensorBoardSink(tensorboard_dir(self.store.root, run_id))
-                    self.say(f"{phase}: TensorBoard events in {sink.log_dir}")
-                with self.store.new_version() as (number, folder):
-                    if distributed:
-                        result = run_workers(self.path, self.store, phase, self.options, folder, run_id, self.say)
-                    else:
-                        job = prepared.job(folder, on_step, self.options.progress)
-                        result = checked_train(trainer, job, trainer_name)
-                    wall = time.perf_counter() - clock
-                    record = RunRecord(
-                        version=number,
-                        phase=phase,
-                        trainer=trainer_name,
-                        parent_version=start.number if start else None,
-                        base_model=frontmatter.base_model,
-                        seed=seed,
-                        rows=rowset.rows,
-                        mined_included=rowset.mined_included,
-                        mined_excluded=rowset.mined_excluded,
-                        hyperparameters={**attrs.asdict(settings), "lora": attrs.asdict(lora)},
-                        steps=result.steps,
-                        final_loss=result.final_loss,
-                        tokens=result.tokens,
-                        wall_seconds=round(wall, 3),
-                        started_at=started,
-                        finished_at=utc_now(),
-                        metrics_run_id=run_id,
-                        document_sha256=self.digest,
-                        dlm_version=__version__,
-                        effective_batch_size=result.effective_batch_size,
-                        num_processes=self.options.num_processes,
-                    )
-                    write_json(folder / "run.json", record)
-                version = self.store.version(number)
-                self.store.set_current(version)
-            except KeyboardInterrupt:
-                db.finish_run(run_id, "interrupted", error="interrupted by the user")
-                raise
-            except BaseException as exc:
-                db.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-                raise
+                with db.stops_recorded(run_id):
+                    if self.options.tensorboard:
+                        sink = TensorBoardSink(tensorboard_dir(self.store.root, run_id))
+                        self.say(f"{phase}: TensorBoard events in {sink.log_dir}")
+                    with self.store.new_version() as (number, folder):
+                        if distributed:
+                            result = run_workers(self.path, self.store, phase, self.options, folder, run_id, self.say)
+                        else:
+                            job = prepared.job(folder, on_step, self.options.progress)
+                            result = checked_train(trainer, job, trainer_name)
+                        wall = time.perf_counter() - clock
+                        record = RunRecord(
+                            version=number,
+                            phase=phase,
+                            trainer=trainer_name,
+                            parent_version=start.number if start else None,
+                            base_model=frontmatter.base_model,
+                            seed=seed,
+                            rows=rowset.rows,
+                            mined_included=rowset.mined_included,
+                            mined_excluded=rowset.mined_excluded,
+                            hyperparameters={**attrs.asdict(settings), "lora": attrs.asdict(lora)},
+                            steps=result.steps,
+                            final_loss=result.final_loss,
+                            tokens=result.tokens,
+                            wall_seconds=round(wall, 3),
+                            started_at=started,
+                            finished_at=utc_now(),
+                            metrics_run_id=run_id,
+                            document_sha256=self.digest,
+                            dlm_version=__version__,
+                            effective_batch_size=result.effective_batch_size,
+                            num_processes=self.options.num_processes,
+                        )
+                        write_json(folder / "run.json", record)
+                    version = self.store.version(number)
+                    self.store.set_current(version)
             finally:
                 if sink is not None:
                     sink.close()
