@@ -39,6 +39,7 @@ import attrs
 import torch
 from transformers import DynamicCache, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from dlm_core.mining.selection import normalize
 from dlm_core.models.session import ModelSession
 from dlm_core.protocols import Sample
 
@@ -153,11 +154,6 @@ def row_seed(seed: int, prompt: str, sample: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def normalize_text(text: str) -> str:
-    """Decoded text as candidates are stored: one newline style, no surrounding whitespace."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 class HfSampler:
     """Samples candidate answers from the session's model (base + current adapter).
 
@@ -235,7 +231,7 @@ class HfSampler:
         stops = set(self._stop_ids())
         candidates: list[list[str]] = [[] for _ in prompts]
         for row in rows:
-            text = normalize_text(tokenizer.decode(row.new_ids, skip_special_tokens=True))
+            text = normalize(tokenizer.decode(row.new_ids, skip_special_tokens=True))
             # No end of turn within max_new_tokens: the answer was cut off, and says so.
             truncated = not row.new_ids or row.new_ids[-1] not in stops
             candidates[row.prompt_index].extend([Sample(text, truncated=truncated)] * (n if greedy else 1))

@@ -166,9 +166,9 @@ def test_generated_tokens_counts_the_new_tokens_of_the_last_call(
 
 
 def test_candidate_text_is_stripped_with_plain_newlines() -> None:
-    from dlm_sampler_hf.sampler import normalize_text
+    from dlm_sampler_hf.sampler import normalize  # the mining loop's own normalization
 
-    assert normalize_text("  one\r\ntwo\rthree \n\n") == "one\ntwo\nthree"
+    assert normalize("  one\r\ntwo\rthree \n\n") == "one\ntwo\nthree"
 
 
 def test_draws_follow_the_temperature_and_top_p_distribution() -> None:
