@@ -29,6 +29,10 @@ class DocumentError(DlmError):
         super().__init__(f"{self.path}:{line}:{col}: {message}")
 
 
+class DiskFull(DlmError):
+    """A write that found no space left on its device; what it was replacing is unchanged."""
+
+
 class PluginError(DlmError):
     """A plugin that is missing, broken, or claims a name another one holds."""
 
@@ -49,6 +53,23 @@ class StoreLocked(StoreError):
     """Another dlm command holds the store's lock."""
 
 
+class EvaluationError(DlmError):
+    """Held-out prompts that cannot be found or read, or a comparison that cannot run."""
+
+
+class MiningError(DlmError):
+    """Preference mining that cannot start or had to stop."""
+
+
+class NotTrained(StoreError, MiningError):
+    """A command that needs a trained adapter, on a document that has none yet.
+
+    One type for every command: it is a store state (a :class:`StoreError`)
+    and, for ``dlm preference mine``, the reason mining cannot start (a
+    :class:`MiningError`).
+    """
+
+
 class ModelError(DlmError):
     """A base model or adapter that cannot be found or loaded."""
 
@@ -57,9 +78,13 @@ class TrainingError(DlmError):
     """A training phase that cannot start or did not finish."""
 
 
-class MiningError(DlmError):
-    """Preference mining that cannot start or had to stop."""
-
-
 class JudgeError(MiningError):
     """A judge that could not score a candidate; nothing is written."""
+
+
+class ExportError(DlmError):
+    """An export that cannot be written (a target that exists, a converter that failed)."""
+
+
+class SamplerError(DlmError):
+    """A sampler that could not generate (a server that refused, a model that failed)."""

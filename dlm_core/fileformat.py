@@ -37,7 +37,9 @@ def _drop_none(value: Any) -> Any:
 
 
 def write_json(path: Path, value: Any) -> None:
-    write_text_atomic(path, json.dumps(converter.unstructure(value), indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(
+        path, json.dumps(converter.unstructure(value), indent=2, ensure_ascii=False) + "\n"
+    )
 
 
 class DamagedFile(StoreError):
@@ -56,7 +58,9 @@ def _load(path: Path, cls: type[T], parse: Callable[[Path], Any]) -> T:
         problem = "; ".join(cattrs.transform_error(exc))
     except (OSError, ValueError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         problem = str(exc)
-    raise DamagedFile(f"{path}: not a readable {_describe(cls)} ({problem}); move it out of the way")
+    raise DamagedFile(
+        f"{path}: not a readable {_describe(cls)} ({problem}); move it out of the way"
+    )
 
 
 def read_json(path: Path, cls: type[T]) -> T:

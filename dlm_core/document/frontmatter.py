@@ -6,7 +6,9 @@ still typed, so a misspelling anywhere is caught. An unknown key or a bad
 value is an error located at its ``file:line:col``.
 
 Reading is strict where YAML is lenient: a key written twice is an error
-(PyYAML would keep the last silently), a string is not taken for a list, and
+(PyYAML would keep the last silently), anchors, aliases and nesting deeper
+than :data:`MAX_DEPTH` are refused where they are written (they let a few
+lines expand without bound), a string is not taken for a list, and
 a number must be finite (``2e-4``, which YAML 1.1 reads as a string, is
 still taken as a number). Of several problems, the first in the text is
 reported.
@@ -30,7 +32,10 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn
 
 DEFAULT_BASE_MODEL = "smollm2-135m"
-ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # whole value: fullmatch (a `$` lets "\n" through)
+MAX_SEED = 2**32 - 1
+"""The largest seed every library takes: numpy's generator (via transformers'
+set_seed) refuses more, and negative ones; SQLite and torch take all of these."""
 
 
 class FieldError(ValueError):
@@ -56,12 +61,17 @@ def _between(lo: float | None = None, hi: float | None = None, *, open_lo: bool 
 
 def _auto_or_positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value != "auto" and (not isinstance(value, int) or value < 1):
-        raise FieldError(attribute.name, f"{attribute.name} must be 'auto' or a positive whole number, got {value!r}")
+        raise FieldError(
+            attribute.name,
+            f"{attribute.name} must be 'auto' or a positive whole number, got {value!r}",
+        )
 
 
 def _ulid(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not ULID_RE.match(value):
-        raise FieldError(attribute.name, f"dlm_id must be a 26-character ULID (Crockford base32), got {value!r}")
+    if value is not None and not ULID_RE.fullmatch(value):
+        raise FieldError(
+            attribute.name, f"dlm_id must be a 26-character ULID (Crockford base32), got {value!r}"
+        )
 
 
 def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -71,16 +81,28 @@ def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: str) -> No
 
 def _preference_method(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if value.strip() == "sft":
-        raise FieldError(attribute.name, "method names the preference trainer (dpo, orpo or a plugin's); 'sft' is not one")
+        raise FieldError(
+            attribute.name,
+            "method names the preference trainer (dpo, orpo or a plugin's); 'sft' is not one",
+        )
 
 
 @attrs.frozen
 class PreferenceHyperparams:
+    """``training.preference.hyperparams``.
+
+    ``learning_rate`` None means "not written": the phase uses the LoRA
+    default of its method (dlm_core.training.settings), while any value a
+    document writes, upstream's 5e-6 included, is used exactly. ``num_epochs``
+    ``auto`` runs enough passes for a minimum number of optimizer steps
+    (dlm_core.training.schedule).
+    """
+
     # No upper bound: plugin methods such as SimPO use beta well above 1.
     beta: float = attrs.field(default=0.1, validator=_between(0.0))
     alpha: float = attrs.field(default=0.1, validator=_between(0.0))
-    learning_rate: float = attrs.field(default=5e-6, validator=_between(0.0, open_lo=True))
-    num_epochs: int = attrs.field(default=1, validator=_between(1))
+    learning_rate: float | None = attrs.field(default=None, validator=_between(0.0, open_lo=True))
+    num_epochs: Literal["auto"] | int = attrs.field(default="auto", validator=_auto_or_positive)
 
 
 @attrs.frozen
@@ -95,6 +117,8 @@ class PreferenceConfig:
     # Settings of a plugin trainer that the fields above do not cover (SimPO's gamma...),
     # handed to the trainer untouched.
     options: dict[str, Any] = attrs.Factory(dict)
+    # Keep `current` on the parent when the held-out check does not show the new version winning.
+    gate: bool = False
 
 
 @attrs.frozen
@@ -154,15 +178,20 @@ class TrainingConfig:
     lora_dropout: float = attrs.field(default=0.05, validator=_between(0.0, 0.5))
     target_modules: Literal["auto"] | list[str] = "auto"
     sequence_len: int = attrs.field(default=1024, validator=_between(64, 32768))
-    micro_batch_size: Literal["auto"] | int = attrs.field(default="auto", validator=_auto_or_positive)
+    micro_batch_size: Literal["auto"] | int = attrs.field(
+        default="auto", validator=_auto_or_positive
+    )
     grad_accum: Literal["auto"] | int = attrs.field(default="auto", validator=_auto_or_positive)
-    learning_rate: float = attrs.field(default=2e-4, validator=_between(0.0, open_lo=True))
-    num_epochs: int = attrs.field(default=3, validator=_between(1))
+    # A LoRA step that lets a first adapter take on a short document within auto's 30 steps
+    # (bench/sweep_defaults.py; 2e-4 left the 135M base's answers near where they started).
+    learning_rate: float = attrs.field(default=1e-3, validator=_between(0.0, open_lo=True))
+    # auto: enough passes for a minimum number of optimizer steps (dlm_core.training.schedule).
+    num_epochs: Literal["auto"] | int = attrs.field(default="auto", validator=_auto_or_positive)
     optimizer: str = "adamw_torch"
     lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = attrs.field(default=0.1, validator=_between(0.0, 0.5))
     precision: Literal["bf16", "fp16", "fp32"] | None = None
-    seed: int = 42
+    seed: int = attrs.field(default=42, validator=_between(0, MAX_SEED))
     preference: PreferenceConfig = attrs.Factory(PreferenceConfig)
     cpt: CptConfig = attrs.Factory(CptConfig)
     gate: GateConfig = attrs.Factory(GateConfig)
@@ -183,7 +212,11 @@ class TrainingConfig:
             unused.append("training.gate")
         if self.adapter != "lora":
             unused.append(f"training.adapter={self.adapter}")
-        for key, default in (("cpt", CptConfig()), ("cache", CacheConfig()), ("audio", AudioConfig())):
+        for key, default in (
+            ("cpt", CptConfig()),
+            ("cache", CacheConfig()),
+            ("audio", AudioConfig()),
+        ):
             if getattr(self, key) != default:
                 unused.append(f"training.{key}")
         return unused
@@ -317,7 +350,8 @@ _CONTAINERS: list[tuple[Any, type, str]] = [
 ]
 for _container, _kind_of, _what in _CONTAINERS:
     converter.register_structure_hook_func(
-        _is_exactly(_container), _requiring(_kind_of, _what, converter.get_structure_hook(_container))
+        _is_exactly(_container),
+        _requiring(_kind_of, _what, converter.get_structure_hook(_container)),
     )
 
 
@@ -336,12 +370,52 @@ class FrontmatterInvalid(ValueError):
         super().__init__(problem.message)
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
-    """YAML 1.1's safe loader, also reading ``1e-3`` (an exponent without a dot) as a number.
+MAX_DEPTH = 32
+"""How deeply a frontmatter may nest mappings and lists: far beyond any real one,
+far below exhausting Python's recursion while it is built."""
 
-    YAML 1.1 reads that as a string, which would leave numbers under free-form
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML 1.1's safe loader, also reading ``1e-3`` (an exponent without a dot) as a
+    number, and refusing anchors, aliases and deep nesting as it composes.
+
+    YAML 1.1 reads ``1e-3`` as a string, which would leave numbers under free-form
     keys (``training.preference.options``) as text while typed keys convert.
+    Anchors and aliases let a few lines stand for gigabytes (``&a [*a, *a]``,
+    nested) or for a value that contains itself, and thousands of ``[`` exhaust
+    Python's recursion; a frontmatter needs none of that, so each is refused
+    where it is written, before anything is built.
     """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            _refuse(f"YAML aliases (*{event.anchor}) are not allowed in a .dlm frontmatter", event)
+        if getattr(event, "anchor", None) is not None:
+            _refuse(f"YAML anchors (&{event.anchor}) are not allowed in a .dlm frontmatter", event)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise FrontmatterInvalid(
+                    FrontmatterProblem(
+                        f"the frontmatter nests deeper than {MAX_DEPTH} levels; flatten it",
+                        event.start_mark.line,
+                        event.start_mark.column,
+                    )
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _refuse(what: str, event: Any) -> None:
+    raise FrontmatterInvalid(
+        FrontmatterProblem(
+            f"{what}; write each value out in full", event.start_mark.line, event.start_mark.column
+        )
+    )
 
 
 _Loader.add_implicit_resolver(
@@ -377,16 +451,22 @@ def load_frontmatter(yaml_text: str) -> Frontmatter:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FrontmatterInvalid(
-            FrontmatterProblem(f"invalid YAML: {problem}", mark.line if mark else 0, mark.column if mark else 0)
+            FrontmatterProblem(
+                f"invalid YAML: {problem}", mark.line if mark else 0, mark.column if mark else 0
+            )
         ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise FrontmatterInvalid(FrontmatterProblem("frontmatter must be a mapping of keys to values", 0, 0))
+        raise FrontmatterInvalid(
+            FrontmatterProblem("frontmatter must be a mapping of keys to values", 0, 0)
+        )
     try:
         return converter.structure(data, Frontmatter)
     except (ClassValidationError, IterableValidationError) as exc:
-        problems = [FrontmatterProblem(m, *_locate(node, p)) for p, m in _leaf_problems(exc, [], node)]
+        problems = [
+            FrontmatterProblem(m, *_locate(node, p)) for p, m in _leaf_problems(exc, [], node)
+        ]
         raise FrontmatterInvalid(min(problems, key=lambda p: (p.line, p.col))) from None
     except FieldError as exc:
         line, col = _locate(node, [exc.key])
@@ -415,7 +495,9 @@ def _check_duplicate_keys(node: Any, path: list[str], seen_nodes: set[int] | Non
                         )
                     )
                 seen[key] = key_node
-            _check_duplicate_keys(value_node, [*path, str(getattr(key_node, "value", "?"))], seen_nodes)
+            _check_duplicate_keys(
+                value_node, [*path, str(getattr(key_node, "value", "?"))], seen_nodes
+            )
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _check_duplicate_keys(item, [*path, str(index)], seen_nodes)
@@ -425,7 +507,9 @@ def _dotted(path: list[Any]) -> str:
     return ".".join(str(p) for p in path)
 
 
-def _leaf_problems(exc: BaseException, path: list[Any], node: Any) -> Iterator[tuple[list[Any], str]]:
+def _leaf_problems(
+    exc: BaseException, path: list[Any], node: Any
+) -> Iterator[tuple[list[Any], str]]:
     """``(path, message)`` for every problem cattrs collected under ``exc``."""
     if isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
@@ -444,7 +528,10 @@ def _leaf_problems(exc: BaseException, path: list[Any], node: Any) -> Iterator[t
         allowed = [f.name for f in attrs.fields(exc.cl)]
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        yield [*path, key], f"unknown key {_dotted([*path, key])!r}{hint}; expected one of: {', '.join(allowed)}"
+        yield (
+            [*path, key],
+            f"unknown key {_dotted([*path, key])!r}{hint}; expected one of: {', '.join(allowed)}",
+        )
     elif isinstance(exc, FieldError):
         # The validators' messages start with the field's name ("lora_r must be...");
         # the full dotted path says which one.
@@ -484,7 +571,9 @@ def _node_at(node: Any, path: list[Any]) -> Any:
     for part in path:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if _key_matches(k, part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
         else:
             return None
@@ -502,7 +591,9 @@ def _locate(node: Any, path: list[Any]) -> tuple[int, int]:
                     break
             else:
                 break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             mark = node.start_mark
         else:

@@ -169,7 +169,9 @@ class Section:
         return attrs.evolve(self, source=None)
 
 
-def _check_sections(instance: Any, attribute: attrs.Attribute[Any], value: Sequence[Section]) -> None:
+def _check_sections(
+    instance: Any, attribute: attrs.Attribute[Any], value: Sequence[Section]
+) -> None:
     for index, section in enumerate(value):
         if not section.fenced and (index != 0 or section.type != "prose"):
             raise ValueError("only the prose at the top of a document may be unfenced")

@@ -116,7 +116,9 @@ class _Parser:
 
         for i, (fence, name) in enumerate(fences):
             span_end = span_starts[i + 1] if i + 1 < len(fences) else end
-            sections.append(self._fenced(name, fence, span_end, self._slice(span_starts[i], span_end)))
+            sections.append(
+                self._fenced(name, fence, span_end, self._slice(span_starts[i], span_end))
+            )
 
         return Document(
             frontmatter=frontmatter,
@@ -161,12 +163,16 @@ class _Parser:
             name = fence[0]
             if name not in self.types:
                 known = ", ".join(sorted(self.types))
-                raise self.error(f"unknown section type '::{name}::'; known types: {known}", index + 1)
+                raise self.error(
+                    f"unknown section type '::{name}::'; known types: {known}", index + 1
+                )
             fences.append((index, name))
             in_prose = self.types[name].headers == ()
             in_code = False
         if in_code:
-            raise self.error("this ``` code block is never closed; add a closing ``` line", code_start + 1)
+            raise self.error(
+                "this ``` code block is never closed; add a closing ``` line", code_start + 1
+            )
         return fences
 
     # -- frontmatter ----------------------------------------------------
@@ -242,9 +248,13 @@ class _Parser:
                 raise self.error(str(exc), content + 1, exc.col) from None
             content += 1
         records = self._records(section_type, fence, content, end)
-        return Section(name, records=records, provenance=provenance, fence_suffix=suffix, source=source)
+        return Section(
+            name, records=records, provenance=provenance, fence_suffix=suffix, source=source
+        )
 
-    def _records(self, section_type: SectionType, fence: int, lo: int, hi: int) -> tuple[Record, ...]:
+    def _records(
+        self, section_type: SectionType, fence: int, lo: int, hi: int
+    ) -> tuple[Record, ...]:
         headers = section_type.headers
         lines = self.lines
         records: list[Record] = []
@@ -284,7 +294,9 @@ class _Parser:
                 fields = []
         if fields:
             missing = ", ".join(f"'### {h}'" for h in headers[len(fields) :])
-            raise self.error(f"::{section_type.name}:: record is missing {missing}", record_start + 1)
+            raise self.error(
+                f"::{section_type.name}:: record is missing {missing}", record_start + 1
+            )
         if not records:
             raise self.error(
                 f"::{section_type.name}:: section has no records; expected '### {headers[0]}'",
@@ -292,12 +304,15 @@ class _Parser:
             )
         return tuple(records)
 
-    def _field(self, header: str, header_index: int, end: int, headers: tuple[str, ...]) -> RecordField:
+    def _field(
+        self, header: str, header_index: int, end: int, headers: tuple[str, ...]
+    ) -> RecordField:
         lo, hi = self._trimmed(header_index + 1, end)
         if lo == hi:
             raise self.error(f"'### {header}' has no text under it", header_index + 1)
         text = "\n".join(
-            grammar.unescape(line, headers) if line.startswith("\\") else line for line in self.lines[lo:hi]
+            grammar.unescape(line, headers) if line.startswith("\\") else line
+            for line in self.lines[lo:hi]
         )
         try:
             return RecordField(header, text)

@@ -1,8 +1,11 @@
 """Provenance markers: the ``<!-- dlm-... -->`` line right after a fence.
 
 A mined preference section records which judge ranked it, both scores, when
-and in which mine run. The marker carries all of its fields or none; a
-malformed value is an error, never a guess: a score is a plain decimal
+and in which mine run. The marker carries all of these fields or none; a
+SPIN-style pair (``dlm preference mine --pairs reference``, whose chosen
+answer is the document's own) adds ``chosen_from="document"``, an optional
+field older documents simply lack. A malformed value is an error, never a
+guess: a score is a plain decimal
 number (``0.82``, ``-1.5e-07``), not whatever Python's ``float`` would take
 (``nan``, ``1_000``, `` 1``). Values escape ``\\``, ``"``, ``>`` and line
 breaks, so a marker stays one line whatever a judge is called. The upstream
@@ -43,14 +46,18 @@ def _iso_timestamp(value: str) -> str:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise MarkerError(f"mined_at must be an ISO-8601 timestamp, got {value!r}", field="mined_at") from None
+        raise MarkerError(
+            f"mined_at must be an ISO-8601 timestamp, got {value!r}", field="mined_at"
+        ) from None
     return value
 
 
 def _score(name: str, value: str) -> float:
     # float() alone would also take " 1", "1_000", "nan" and "infinity".
     if not _NUMBER_RE.fullmatch(value):
-        raise MarkerError(f"{name} must be a decimal number such as 0.82, got {value!r}", field=name)
+        raise MarkerError(
+            f"{name} must be a decimal number such as 0.82, got {value!r}", field=name
+        )
     number = float(value)
     if not math.isfinite(number):
         raise MarkerError(f"{name} must be a finite number, got {value!r}", field=name)
@@ -59,7 +66,9 @@ def _score(name: str, value: str) -> float:
 
 def _run_id(value: str) -> int:
     if not re.fullmatch(r"[0-9]+", value):
-        raise MarkerError(f"mined_run_id must be a whole number, got {value!r}", field="mined_run_id")
+        raise MarkerError(
+            f"mined_run_id must be a whole number, got {value!r}", field="mined_run_id"
+        )
     return int(value)
 
 
@@ -74,17 +83,42 @@ def _finite(instance: Any, attribute: attrs.Attribute[float], value: float) -> N
         raise ValueError(f"{attribute.name} must be finite")
 
 
+CHOSEN_FROM = ("document",)
+"""Values of ``chosen_from``: ``document`` marks a pair whose chosen answer is the document's own."""
+
+
+def _chosen_from(value: str | None) -> str | None:
+    if value is not None and value not in CHOSEN_FROM:
+        raise MarkerError(
+            f"chosen_from must be {' or '.join(repr(v) for v in CHOSEN_FROM)}, got {value!r}",
+            field="chosen_from",
+        )
+    return value
+
+
 @attrs.frozen
 class MinedProvenance:
-    """Where an auto-mined preference pair came from."""
+    """Where an auto-mined preference pair came from.
+
+    :ivar chosen_from: ``"document"`` when the chosen answer is the
+        document's own answer and only the rejected one was sampled
+        (SPIN-style pairs); None when the judge chose both from samples.
+    """
 
     kind: ClassVar[str] = "dlm-auto-mined"
+    optional: ClassVar[frozenset[str]] = frozenset({"chosen_from"})
 
     judge_name: str = attrs.field(validator=attrs.validators.min_len(1))
     judge_score_chosen: float = attrs.field(converter=float, validator=_finite)
     judge_score_rejected: float = attrs.field(converter=float, validator=_finite)
     mined_at: str = attrs.field(validator=lambda _i, _a, v: _iso_timestamp(v))
     mined_run_id: int = attrs.field(validator=attrs.validators.ge(0))
+    chosen_from: str | None = attrs.field(default=None, validator=lambda _i, _a, v: _chosen_from(v))
+
+    @property
+    def is_spin(self) -> bool:
+        """Whether the chosen answer is the document's own (a SPIN-style pair)."""
+        return self.chosen_from == "document"
 
     @classmethod
     def from_attributes(cls, values: dict[str, str]) -> MinedProvenance:
@@ -94,19 +128,26 @@ class MinedProvenance:
             judge_score_rejected=_score("judge_score_rejected", values["judge_score_rejected"]),
             mined_at=_iso_timestamp(values["mined_at"]),
             mined_run_id=_run_id(values["mined_run_id"]),
+            chosen_from=_chosen_from(values.get("chosen_from")),
         )
 
     def attributes(self) -> dict[str, str]:
-        return {
+        values = {
             "judge_name": self.judge_name,
             "judge_score_chosen": repr(self.judge_score_chosen),
             "judge_score_rejected": repr(self.judge_score_rejected),
             "mined_at": self.mined_at,
             "mined_run_id": str(self.mined_run_id),
         }
+        if self.chosen_from is not None:
+            values["chosen_from"] = self.chosen_from
+        return values
 
     def to_json(self) -> dict[str, Any]:
-        return {"auto_mined": True, **attrs.asdict(self)}
+        fields = attrs.asdict(self)
+        if self.chosen_from is None:
+            del fields["chosen_from"]  # judged pairs read as they always have
+        return {"auto_mined": True, **fields}
 
 
 @attrs.frozen
@@ -159,20 +200,24 @@ def parse_marker(line: str, allowed: tuple[type[Provenance], ...]) -> Provenance
     if kind not in by_kind:
         where = ", ".join(sorted(by_kind)) or "none"
         raise MarkerError(
-            f"marker {kind} is not valid on this section (allowed here: {where})", col=match.start(1) + 1
+            f"marker {kind} is not valid on this section (allowed here: {where})",
+            col=match.start(1) + 1,
         )
     cls = by_kind[kind]
     values, positions = _read_attributes(match.group("body"), match.start("body"))
     expected = [f.name for f in attrs.fields(cls)]
-    missing = [name for name in expected if name not in values]
+    required = [name for name in expected if name not in getattr(cls, "optional", ())]
+    missing = [name for name in required if name not in values]
     if missing:
         raise MarkerError(
-            f"{kind} marker is missing {', '.join(missing)} (all of {', '.join(expected)} are required)",
+            f"{kind} marker is missing {', '.join(missing)} (all of {', '.join(required)} are required)",
             col=match.end("body") + 1,
         )
     extra = sorted(set(values) - set(expected), key=positions.__getitem__)
     if extra:
-        raise MarkerError(f"{kind} marker has unknown field {', '.join(extra)}", col=positions[extra[0]] + 1)
+        raise MarkerError(
+            f"{kind} marker has unknown field {', '.join(extra)}", col=positions[extra[0]] + 1
+        )
     try:
         return cls.from_attributes(values)
     except MarkerError as exc:

@@ -68,7 +68,9 @@ class _Output:
         self.has_text = self.has_text or not piece.isspace()
 
 
-def _render(section: Section, types: Mapping[str, SectionType], nl: str, *, lead: str, top: bool) -> str:
+def _render(
+    section: Section, types: Mapping[str, SectionType], nl: str, *, lead: str, top: bool
+) -> str:
     lines: list[str] = []
     if section.fenced:
         lines.append(grammar.fence_line(section.type, section.fence_suffix))

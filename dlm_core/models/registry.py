@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 
 from dlm_core.errors import ModelError
+from dlm_core.models.hub import looks_local
 
 DEFAULT_BASE = "smollm2-135m"
 
@@ -58,11 +59,13 @@ def parse_base(spec: str, *, relative_to: Path | None = None) -> BaseModelRef:
         target = spec[3:].strip()
         if not target:
             raise ModelError("base_model 'hf:' needs a model id or a local folder after the colon")
-        candidate = Path(target).expanduser()
-        if not candidate.is_absolute() and relative_to is not None:
-            candidate = relative_to / candidate
-        if target.startswith((".", "/", "~")) or candidate.is_dir():
+        if looks_local(target, relative_to=relative_to):
+            candidate = Path(target).expanduser()
+            if not candidate.is_absolute() and relative_to is not None:
+                candidate = relative_to / candidate
             return BaseModelRef(spec, local_path=candidate.resolve())
         return BaseModelRef(spec, hub_id=target)
     known = ", ".join(REGISTRY)
-    raise ModelError(f"unknown base_model {spec!r}; use one of {known}, hf:<org/name> or hf:<local folder>")
+    raise ModelError(
+        f"unknown base_model {spec!r}; use one of {known}, hf:<org/name> or hf:<local folder>"
+    )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dlm_core.errors import ModelError
 from dlm_core.models import embedded
+from dlm_core.models.converted import repair_converted_base
+from dlm_core.models.hub import why_unavailable
 from dlm_core.models.registry import BaseModelRef
 
 
@@ -25,7 +27,9 @@ def resolve_base(ref: BaseModelRef, home: Path, say: Callable[[str], None] = pri
     assert ref.hub_id is not None
     if ref.is_embedded_default:
         if embedded.is_ready(home):
-            return str(embedded.embedded_dir(home))
+            folder = embedded.embedded_dir(home)
+            repair_converted_base(folder)  # a conversion by an earlier dlm kept a stale setting
+            return str(folder)
         cached = embedded.hub_cache_path()
         if cached is not None:
             return str(cached)
@@ -39,32 +43,12 @@ def resolve_base(ref: BaseModelRef, home: Path, say: Callable[[str], None] = pri
 
 
 def check_loadable(target: str) -> None:
-    """Fail early, with one line, when a hub id is neither cached nor reachable.
-
-    One quick request instead of the hub client's minute of retries.
-    """
+    """Fail early, with one line, when a hub id is neither cached nor reachable."""
     if Path(target).exists():
         return
-    try:
-        from huggingface_hub import snapshot_download
-
-        snapshot_download(target, local_files_only=True, allow_patterns=["config.json"])
-        return
-    except Exception:
-        pass
-    import os
-    import urllib.request
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    why = "HF_HUB_OFFLINE is set"
-    if not offline:
-        try:
-            with urllib.request.urlopen(f"{endpoint}/api/models/{target}", timeout=10):
-                return
-        except Exception as exc:
-            why = f"the hub at {endpoint} did not answer ({getattr(exc, 'reason', exc)})"
-    raise ModelError(
-        f"cannot load base model {target!r}: not in the Hugging Face cache and {why}; "
-        "download it where the hub is reachable, or point base_model at hf:<local folder>"
-    )
+    why = why_unavailable(target)
+    if why is not None:
+        raise ModelError(
+            f"cannot load base model {target!r}: not in the Hugging Face cache and {why}; "
+            "download it where the hub is reachable, or point base_model at hf:<local folder>"
+        )

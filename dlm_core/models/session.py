@@ -17,6 +17,8 @@ from typing import Any
 
 from dlm_core.errors import ModelError
 from dlm_core.models.chat import ChatFormat
+from dlm_core.models.custom_code import custom_code_refused, needs_custom_code
+from dlm_core.models.lending import lent_base_model
 from dlm_core.models.quiet import quiet_loading
 from dlm_core.models.registry import BaseModelRef
 from dlm_core.models.resolve import check_loadable, resolve_base
@@ -104,8 +106,10 @@ class ModelSession:
         from transformers import AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self.base_path)
+            tokenizer = AutoTokenizer.from_pretrained(self.base_path, trust_remote_code=False)
         except Exception as exc:
+            if needs_custom_code(exc):
+                raise custom_code_refused(f"the tokenizer of {self.base.display}") from None
             raise ModelError(f"cannot load the tokenizer of {self.base.display}: {exc}") from None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -124,8 +128,12 @@ class ModelSession:
         # Weights created under a caller's inference_mode would be unusable for training later.
         with torch.inference_mode(False), quiet_loading():
             try:
-                model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=self.dtype)
+                model = AutoModelForCausalLM.from_pretrained(
+                    self.base_path, dtype=self.dtype, trust_remote_code=False
+                )
             except Exception as exc:
+                if needs_custom_code(exc):
+                    raise custom_code_refused(f"base model {self.base.display}") from None
                 raise ModelError(f"cannot load base model {self.base.display}: {exc}") from None
             model.to(self.device)
         model.eval()
@@ -171,6 +179,18 @@ class ModelSession:
             fast = copy.deepcopy(model).to(torch.bfloat16)
         fast.eval()
         return fast
+
+    @contextlib.contextmanager
+    def lend_base(self) -> Iterator[Any]:
+        """The bare base model, lent to a trainer for the block and handed back as it was.
+
+        A trainer wraps the yielded model with its adapter (PEFT, TRL) and
+        trains; whatever that did to the shared model (adapter layers, frozen
+        weights, dropouts, configs, a set-aside quantizer) is undone when the
+        block ends, however it ends. See :mod:`dlm_core.models.lending`.
+        """
+        with lent_base_model(self.base_model) as base:
+            yield base
 
     @contextlib.contextmanager
     def base_view(self) -> Iterator[Any]:

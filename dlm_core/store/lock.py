@@ -8,6 +8,7 @@ lock, so a killed process releases it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -29,6 +30,24 @@ def _holder(info_path: Path) -> str:
         return "another process"
 
 
+def document_lock(
+    home: Path,
+    document: Path,
+    *,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> contextlib.AbstractContextManager[None]:
+    """The lock of one document file, kept under ``$DLM_HOME/locks/`` (never beside the file).
+
+    Keyed by the resolved path, so a symlink and its target share it. It
+    covers the document before it has a store: two first ``dlm train`` runs
+    cannot both give it an identity.
+    """
+    key = hashlib.sha256(str(document.resolve()).encode("utf-8")).hexdigest()[:32]
+    # Same words as the store lock: to the user both guard "this document's store".
+    return store_lock(home / "locks" / key, wait=wait, on_wait=on_wait)
+
+
 @contextlib.contextmanager
 def store_lock(
     root: Path,
@@ -37,7 +56,7 @@ def store_lock(
     on_wait: Callable[[str], None] | None = None,
     command: str | None = None,
 ) -> Iterator[None]:
-    """Hold the store's lock for the duration of the block.
+    """Hold the lock in ``root`` for the duration of the block.
 
     :param wait: block until the lock is free; False raises :class:`StoreLocked`.
     :param on_wait: called once with a message before blocking.
@@ -58,7 +77,11 @@ def store_lock(
             on_wait(f"waiting for the store lock held by {holder}...")
         lock.acquire()
     try:
-        info = {"pid": os.getpid(), "command": command or " ".join(["dlm", *sys.argv[1:]]), "since": time.time()}
+        info = {
+            "pid": os.getpid(),
+            "command": command or " ".join(["dlm", *sys.argv[1:]]),
+            "since": time.time(),
+        }
         info_path.write_text(json.dumps(info), encoding="utf-8")
         yield
     finally:

@@ -6,6 +6,8 @@ from typing import Any
 
 import attrs
 
+from dlm_core.outcomes import HeldOutVerdict
+
 
 @attrs.frozen
 class Manifest:
@@ -48,6 +50,7 @@ class RunRecord:
     dlm_version: str = ""
     effective_batch_size: int | None = None
     num_processes: int = 1
+    held_out: HeldOutVerdict | None = None
 
     @property
     def tokens_per_second(self) -> float:

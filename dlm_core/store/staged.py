@@ -37,3 +37,6 @@ class StagedPlan:
     adapter_version: int | None = None
     pairs: list[StagedPair] = attrs.Factory(list)
     complete: bool = True
+    # "document" for SPIN-style pairs (--pairs reference): each chosen answer is
+    # the document's own. None (written without the key) for judged pairs.
+    chosen_from: str | None = None

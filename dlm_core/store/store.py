@@ -28,8 +28,12 @@ from dlm_core.store.lock import store_lock
 from dlm_core.store.records import Manifest, RunRecord
 from dlm_core.store.staged import StagedPlan
 
-_VERSION_RE = re.compile(r"^v(\d{4,})$")
-_PLAN_RE = re.compile(r"^run-(\d+)\.toml$")
+_VERSION_RE = re.compile(r"v(\d{4,})")
+_PLAN_RE = re.compile(r"run-(\d+)\.toml")
+
+
+class DanglingCurrent(StoreError):
+    """``current`` names an adapter version that is not in the store."""
 
 
 def utc_now() -> str:
@@ -97,15 +101,19 @@ class Store:
     # -- manifest -------------------------------------------------------
 
     def ensure(self, document_path: Path, base_model: str) -> Manifest:
-        """Create the store on first use; keep the manifest's document path current."""
-        path = str(document_path.resolve())
+        """Create the store on first use; keep the manifest's base model current.
+
+        The recorded document path changes only through
+        :func:`dlm_core.store.ownership.claim_store`, which tells a moved
+        document from a copy.
+        """
         if self.exists():
             manifest = read_json(self.manifest_path, Manifest)
-            if manifest.document_path != path or manifest.base_model != base_model:
-                manifest = attrs.evolve(manifest, document_path=path, base_model=base_model)
+            if manifest.base_model != base_model:
+                manifest = attrs.evolve(manifest, base_model=base_model)
                 write_json(self.manifest_path, manifest)
             return manifest
-        manifest = Manifest(self.dlm_id, utc_now(), path, base_model)
+        manifest = Manifest(self.dlm_id, utc_now(), str(document_path.resolve()), base_model)
         self.adapters_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.manifest_path, manifest)
         return manifest
@@ -121,7 +129,7 @@ class Store:
             return []
         found = []
         for entry in self.adapters_dir.iterdir():
-            match = _VERSION_RE.match(entry.name)
+            match = _VERSION_RE.fullmatch(entry.name)
             if match and entry.is_dir():
                 found.append(AdapterVersion(int(match.group(1)), entry))
         return sorted(found, key=lambda v: v.number)
@@ -134,17 +142,46 @@ class Store:
         raise StoreError(f"no adapter version {version_name(number)}; versions: {names}")
 
     def current(self) -> AdapterVersion | None:
-        pointer = self.root / "current"
+        """The live version, or None before the first one.
+
+        :raises DanglingCurrent: ``current`` names a version that is not
+            there (its folder was deleted) or no version at all; the
+            message gives the command that repairs it.
+        """
+        pointer = self.current_pointer
         if not pointer.exists():
             return None
         name = pointer.read_text(encoding="utf-8").strip()
-        match = _VERSION_RE.match(name)
-        if not match:
-            raise StoreError(f"{pointer} does not name a version ({name!r}); fix or delete it")
-        return self.version(int(match.group(1)))
+        match = _VERSION_RE.fullmatch(name)
+        number = int(match.group(1)) if match else None
+        found = [v for v in self.versions() if v.number == number]
+        if found:
+            return found[0]
+        what = f"names {name}, which is missing" if match else f"does not name a version ({name!r})"
+        names = ", ".join(v.name for v in self.versions()) or "none"
+        raise DanglingCurrent(
+            f"{pointer} {what} (versions: {names}); run `dlm doctor --repair {self._document()}` "
+            "to point it at the newest complete version"
+        )
+
+    @property
+    def current_pointer(self) -> Path:
+        return self.root / "current"
+
+    def _document(self) -> str:
+        """The document path for a message: from the manifest, or a placeholder."""
+        try:
+            manifest = self.manifest()
+        except StoreError:
+            manifest = None
+        return manifest.document_path if manifest is not None else "<document>"
+
+    def resolve(self, spec: str) -> AdapterVersion | None:
+        """A version as a user writes it: ``base`` -> None, ``current``, ``3`` or ``v0003``."""
+        return resolve_version(self, spec)
 
     def set_current(self, version: AdapterVersion) -> None:
-        write_text_atomic(self.root / "current", version.name + "\n")
+        write_text_atomic(self.current_pointer, version.name + "\n")
 
     @contextlib.contextmanager
     def new_version(self) -> Iterator[tuple[int, Path]]:
@@ -170,12 +207,17 @@ class Store:
             raise
 
     def remove_stale_temporaries(self) -> int:
-        """Delete folders left by a killed run (call inside the store lock)."""
+        """Delete folders and plan files left by a killed run (call inside the store lock)."""
         removed = 0
         if self.adapters_dir.is_dir():
             for entry in self.adapters_dir.iterdir():
                 if entry.name.startswith(".tmp-"):
                     shutil.rmtree(entry, ignore_errors=True)
+                    removed += 1
+        if self.staged_dir.is_dir():
+            for entry in self.staged_dir.glob(".run-*.toml.applying"):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
                     removed += 1
         return removed
 
@@ -194,7 +236,7 @@ class Store:
             return []
         plans = []
         for entry in sorted(self.staged_dir.iterdir()):
-            if _PLAN_RE.match(entry.name):
+            if _PLAN_RE.fullmatch(entry.name):
                 plans.append(read_toml(entry, StagedPlan))
         return sorted(plans, key=lambda p: p.run_id)
 
@@ -202,9 +244,59 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             self.plan_path(run_id).unlink()
 
+    @contextlib.contextmanager
+    def taking_plans(self, run_ids: list[int]) -> Iterator[None]:
+        """Take plans out of ``staged/`` for the block: all back if it fails, all gone if it succeeds.
+
+        The plans are first renamed aside (a rename that fails changes
+        nothing), then the block runs (``apply`` writes the document), then
+        the renamed files are deleted. So a failure leaves either nothing done
+        (plans staged, document untouched) or everything done; a file that
+        cannot be deleted afterwards is no longer a staged plan and is
+        cleaned up by :meth:`remove_stale_temporaries`.
+        """
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for run_id in run_ids:
+                source = self.plan_path(run_id)
+                aside = source.with_name(f".{source.name}.applying")
+                os.rename(source, aside)
+                moved.append((source, aside))
+        except OSError as exc:
+            for source, aside in reversed(moved):
+                os.rename(aside, source)
+            raise StoreError(
+                f"cannot take the staged plan {exc.filename} for applying ({exc.strerror}); nothing was changed"
+            ) from None
+        try:
+            yield
+        except BaseException:
+            for source, aside in reversed(moved):
+                os.rename(aside, source)
+            raise
+        for _source, aside in moved:
+            with contextlib.suppress(OSError):
+                aside.unlink()
+
     # -- locking --------------------------------------------------------
 
     def lock(
         self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
     ) -> contextlib.AbstractContextManager[None]:
         return store_lock(self.root, wait=wait, on_wait=on_wait)
+
+
+def resolve_version(store: Store, spec: str) -> AdapterVersion | None:
+    """``base`` → None; ``current``; ``3`` or ``v0003`` → that version."""
+    text = spec.strip().lower()
+    if text == "base":
+        return None
+    if text == "current":
+        current = store.current()
+        if current is None:
+            raise StoreError("there is no current version yet; run `dlm train` first")
+        return current
+    match = re.fullmatch(r"v?(\d+)", text)
+    if not match:
+        raise StoreError(f"version {spec!r} is not a number, vNNNN, 'current' or 'base'")
+    return store.version(int(match.group(1)))

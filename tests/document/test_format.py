@@ -49,7 +49,10 @@ def test_record_text_that_reads_as_grammar_gets_one_backslash(answer: str, writt
 def test_prose_escapes_grammar_outside_code_blocks_only() -> None:
     prose = "::instruction::\n```\n::instruction::\n<!-- dlm-x -->\n```\n<!-- dlm-x -->\n### Q"
     text = _written(Section.prose(prose))
-    assert text == "\\::instruction::\n```\n::instruction::\n<!-- dlm-x -->\n```\n\\<!-- dlm-x -->\n### Q\n"
+    assert (
+        text
+        == "\\::instruction::\n```\n::instruction::\n<!-- dlm-x -->\n```\n\\<!-- dlm-x -->\n### Q\n"
+    )
     assert parse(text).sections[0].text == prose
 
 
@@ -109,7 +112,9 @@ def test_section_id_is_16_hex_chars_of_type_and_content() -> None:
 
 
 def test_section_id_ignores_layout_and_provenance() -> None:
-    by_hand = parse("::preference::\n\n### Prompt\n\nP\n### Chosen\nC\n\n### Rejected\nR\n\n").sections[0]
+    by_hand = parse(
+        "::preference::\n\n### Prompt\n\nP\n### Chosen\nC\n\n### Rejected\nR\n\n"
+    ).sections[0]
     mined = Section.preference([("P", "C", "R")], MINED)
     assert by_hand.section_id == mined.section_id
 
@@ -124,10 +129,22 @@ def test_section_id_ignores_layout_and_provenance() -> None:
         (lambda: RecordField("A", "\nA."), "text must not start or end with a blank line"),
         (lambda: RecordField("A", "A.\n  "), "text must not start or end with a blank line"),
         (lambda: RecordField("A", "A.\r\nB."), "text must not contain carriage returns"),
-        (lambda: Section.prose("```\ncode"), "prose text opens a ``` code block that it never closes"),
-        (lambda: Section("instruction", records=(Record.of(("Q", "q")),), text="t"), "records or free text, not both"),
-        (lambda: Section("prose", text="t", provenance=MINED), "a provenance marker belongs to a section of records"),
-        (lambda: Document(sections=(Section.prose("a", fenced=True), Section.prose("b"))), "only the prose at the top"),
+        (
+            lambda: Section.prose("```\ncode"),
+            "prose text opens a ``` code block that it never closes",
+        ),
+        (
+            lambda: Section("instruction", records=(Record.of(("Q", "q")),), text="t"),
+            "records or free text, not both",
+        ),
+        (
+            lambda: Section("prose", text="t", provenance=MINED),
+            "a provenance marker belongs to a section of records",
+        ),
+        (
+            lambda: Document(sections=(Section.prose("a", fenced=True), Section.prose("b"))),
+            "only the prose at the top",
+        ),
     ],
 )
 def test_values_that_could_not_be_written_are_refused(make: object, message: str) -> None:
@@ -138,7 +155,9 @@ def test_values_that_could_not_be_written_are_refused(make: object, message: str
 # -- markers and frontmatter rendering ------------------------------------------------------
 
 
-@pytest.mark.parametrize("judge", ['say "hi"', "a --> b", "back\\slash", "two\nlines", "cr\rhere", "ünï ✓"])
+@pytest.mark.parametrize(
+    "judge", ['say "hi"', "a --> b", "back\\slash", "two\nlines", "cr\rhere", "ünï ✓"]
+)
 def test_a_marker_field_survives_any_text(judge: str) -> None:
     provenance = MinedProvenance(judge, -1.5e-07, 3.0, "2026-04-23T18:42:11+02:00", 0)
     line = render_marker(provenance)
@@ -147,7 +166,9 @@ def test_a_marker_field_survives_any_text(judge: str) -> None:
 
 
 def test_a_rendered_frontmatter_holds_only_what_differs_from_the_defaults() -> None:
-    frontmatter = Frontmatter(dlm_id="01KPM5CXB51GRX86Q25AKERN6E", system_prompt="Line one.\n---\nLine two.")
+    frontmatter = Frontmatter(
+        dlm_id="01KPM5CXB51GRX86Q25AKERN6E", system_prompt="Line one.\n---\nLine two."
+    )
     assert render_frontmatter(frontmatter) == (
         "---\ndlm_id: 01KPM5CXB51GRX86Q25AKERN6E\nbase_model: smollm2-135m\n"
         'system_prompt: "Line one.\\n---\\nLine two."\n---\n'

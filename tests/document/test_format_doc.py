@@ -45,5 +45,7 @@ def test_the_example_document_reads_and_writes_back() -> None:
 
 def test_every_frontmatter_key_is_documented() -> None:
     spans = _code_spans(DOC.read_text(encoding="utf-8"))
-    undocumented = sorted(name for name in _field_names(Frontmatter) if not any(name in span for span in spans))
+    undocumented = sorted(
+        name for name in _field_names(Frontmatter) if not any(name in span for span in spans)
+    )
     assert undocumented == []

@@ -65,7 +65,9 @@ def test_an_existing_block_gains_one_line_after_its_opening() -> None:
     ],
 )
 def test_an_empty_dlm_id_is_filled_in_where_it_is(line: str, expected: str) -> None:
-    written, dlm_id = _identified(f"---\nbase_model: x\n{line}\nseed_note: 1\n---\n".replace("seed_note: 1\n", ""))
+    written, dlm_id = _identified(
+        f"---\nbase_model: x\n{line}\nseed_note: 1\n---\n".replace("seed_note: 1\n", "")
+    )
     assert written == f"---\nbase_model: x\n{expected.format(id=dlm_id)}\n---\n"
 
 
@@ -95,7 +97,7 @@ def test_a_tagged_flow_mapping_gains_the_key_inside_its_braces() -> None:
 
 
 def test_a_block_that_cannot_be_edited_safely_is_an_error() -> None:
-    # An anchored root: the edit would land before its anchor, so it is refused.
-    document = parse("---\n&root\nbase_model: x\n---\n")
+    # A tagged root: the edit would land before its tag, so it is refused.
+    document = parse("---\n!!map\nbase_model: x\n---\n")
     with pytest.raises(DlmError, match=r"add the line `dlm_id: [0-9A-Z]{26}` to it"):
         with_identity(document)

@@ -29,7 +29,9 @@ def _read_error(tmp_path: Path, data: bytes) -> DocumentError:
         ("ü é \x00".encode(), 1, 5),
     ],
 )
-def test_a_nul_byte_is_refused_as_binary_at_its_position(tmp_path: Path, data: bytes, line: int, col: int) -> None:
+def test_a_nul_byte_is_refused_as_binary_at_its_position(
+    tmp_path: Path, data: bytes, line: int, col: int
+) -> None:
     error = _read_error(tmp_path, data)
     assert (error.line, error.col) == (line, col)
     assert error.message == "binary file (NUL byte); a .dlm document is UTF-8 text"
@@ -43,7 +45,9 @@ def test_a_nul_byte_is_refused_as_binary_at_its_position(tmp_path: Path, data: b
         (b"ok\n\xc3(", 2, 1),
     ],
 )
-def test_bytes_that_are_not_utf8_are_located_in_characters(tmp_path: Path, data: bytes, line: int, col: int) -> None:
+def test_bytes_that_are_not_utf8_are_located_in_characters(
+    tmp_path: Path, data: bytes, line: int, col: int
+) -> None:
     error = _read_error(tmp_path, data)
     assert (error.line, error.col) == (line, col)
     assert error.message.startswith("not UTF-8 text (byte 0x")

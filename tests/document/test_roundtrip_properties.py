@@ -53,7 +53,16 @@ MARKERS = [
 ]
 GRAMMAR_LINES = [*FENCES, *HEADERS, *MARKERS, "---"]
 CODE_FENCES = ["```", "```python", "  ```", "````", "``` trailing"]
-SAMPLES = ["héllo wörld ✓", "日本語のテキスト", "tab\there", "trailing  ", "\\", "-- -", "###", "::"]
+SAMPLES = [
+    "héllo wörld ✓",
+    "日本語のテキスト",
+    "tab\there",
+    "trailing  ",
+    "\\",
+    "-- -",
+    "###",
+    "::",
+]
 
 grammar_like = st.builds(
     lambda slashes, line, tail: "\\" * slashes + line + tail,
@@ -61,7 +70,9 @@ grammar_like = st.builds(
     st.sampled_from(GRAMMAR_LINES),
     st.sampled_from(["", "", " ", "\t", "  \t"]),
 )
-free_text = st.text(st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=24)
+free_text = st.text(
+    st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=24
+)
 blank_line = st.sampled_from(["", "", " ", "\t", "   "])
 any_line = st.one_of(
     grammar_like,
@@ -131,7 +142,9 @@ def _records(*headers: str) -> st.SearchStrategy[Record]:
     )
 
 
-def _record_section(name: str, headers: tuple[str, ...], provenance: st.SearchStrategy[object]) -> st.SearchStrategy[Section]:
+def _record_section(
+    name: str, headers: tuple[str, ...], provenance: st.SearchStrategy[object]
+) -> st.SearchStrategy[Section]:
     return st.builds(
         Section,
         st.just(name),
@@ -144,7 +157,9 @@ def _record_section(name: str, headers: tuple[str, ...], provenance: st.SearchSt
 fenced_sections = st.one_of(
     st.builds(Section, st.just("prose"), text=prose_texts(), fence_suffix=fence_suffixes),
     _record_section("instruction", ("Q", "A"), st.one_of(st.none(), synth_provenance)),
-    _record_section("preference", ("Prompt", "Chosen", "Rejected"), st.one_of(st.none(), mined_provenance)),
+    _record_section(
+        "preference", ("Prompt", "Chosen", "Rejected"), st.one_of(st.none(), mined_provenance)
+    ),
     _record_section("eval", ("Q",), st.none()),
 )
 
@@ -163,7 +178,9 @@ frontmatter_values = st.builds(
             lora_r=st.integers(1, 256),
             learning_rate=st.floats(1e-9, 1.0),
             warmup_ratio=st.sampled_from([0.0, 0.1, 0.10, 0.5]),
-            target_modules=st.one_of(st.just("auto"), st.lists(st.sampled_from(["q_proj", "v_proj", "auto"]), max_size=3)),
+            target_modules=st.one_of(
+                st.just("auto"), st.lists(st.sampled_from(["q_proj", "v_proj", "auto"]), max_size=3)
+            ),
             preference=st.builds(PreferenceConfig, method=st.sampled_from(["dpo", "orpo"])),
         ),
     ),
@@ -188,7 +205,10 @@ def documents(draw: st.DrawFn) -> Document:
 # -- hand-written frontmatter blocks ---------------------------------------------
 
 _YAML_ENTRIES: dict[str, list[list[str]]] = {
-    "dlm_id": [["dlm_id: 01KPM5CXB51GRX86Q25AKERN6E"], ["dlm_id: '01KPM5CXB51GRX86Q25AKERN6E'  # set by dlm"]],
+    "dlm_id": [
+        ["dlm_id: 01KPM5CXB51GRX86Q25AKERN6E"],
+        ["dlm_id: '01KPM5CXB51GRX86Q25AKERN6E'  # set by dlm"],
+    ],
     "base_model": [["base_model: smollm2-135m"], ['base_model: "qwen2.5-0.5b"   # small']],
     "dlm_version": [["dlm_version: 1"]],
     "system_prompt": [
@@ -216,7 +236,9 @@ _YAML_FILLER = [["# a comment"], ["#"], [""], ["   # indented comment"]]
 @st.composite
 def frontmatter_blocks(draw: st.DrawFn) -> tuple[str, Frontmatter]:
     """A ``---`` block written by hand and the value it reads as."""
-    keys = draw(st.lists(st.sampled_from(sorted(_YAML_ENTRIES)), unique=True, max_size=len(_YAML_ENTRIES)))
+    keys = draw(
+        st.lists(st.sampled_from(sorted(_YAML_ENTRIES)), unique=True, max_size=len(_YAML_ENTRIES))
+    )
     chunks = [draw(st.sampled_from(_YAML_ENTRIES[key])) for key in keys]
     chunks += draw(st.lists(st.sampled_from(_YAML_FILLER), max_size=3))
     chunks = draw(st.permutations(chunks))
@@ -231,7 +253,11 @@ def valid_texts(draw: st.DrawFn) -> tuple[str, Document]:
     document = draw(documents())
     if draw(st.booleans()):
         block, frontmatter = draw(frontmatter_blocks())
-        body = serialize(attrs.evolve(document, frontmatter=frontmatter, frontmatter_source="", bom=False, newline="\n"))
+        body = serialize(
+            attrs.evolve(
+                document, frontmatter=frontmatter, frontmatter_source="", bom=False, newline="\n"
+            )
+        )
         gap = draw(st.sampled_from(["", "\n", "\n\n"]))
         text = block + gap + body
         document = attrs.evolve(document, frontmatter=frontmatter)
@@ -256,7 +282,9 @@ def _relayout(draw: st.DrawFn, text: str) -> str:
         lines[-1:-1] = [draw(blank_line) for _ in range(draw(st.integers(1, 2)))]
     ending = draw(st.sampled_from(["\n", "\r\n", "mixed"]))
     if ending == "mixed":
-        joined = "".join(line + draw(st.sampled_from(["\n", "\r\n"])) for line in lines[:-1]) + lines[-1]
+        joined = (
+            "".join(line + draw(st.sampled_from(["\n", "\r\n"])) for line in lines[:-1]) + lines[-1]
+        )
     else:
         joined = ending.join(lines)
     if draw(st.booleans()):  # no final newline
@@ -277,7 +305,12 @@ def _relayout_section(draw: st.DrawFn, section: Section, *, top_prose: bool) -> 
     for position, line in enumerate(lines):
         is_fence = not seen_fence and grammar.match_fence(line) is not None and section.fenced
         is_header = bool(headers) and seen_fence and grammar.match_header(line, headers) is not None
-        is_marker = seen_fence and position > 0 and grammar.match_fence(lines[position - 1]) is not None and line.startswith(grammar.MARKER_START)
+        is_marker = (
+            seen_fence
+            and position > 0
+            and grammar.match_fence(lines[position - 1]) is not None
+            and line.startswith(grammar.MARKER_START)
+        )
         if is_fence or is_header:
             out.extend(draw(blanks))
         if is_fence or is_header or is_marker:
@@ -287,7 +320,9 @@ def _relayout_section(draw: st.DrawFn, section: Section, *, top_prose: bool) -> 
         if is_fence:
             seen_fence = True
         # Blank lines may follow a header, a marker, or a fence with no marker after it.
-        next_is_marker = position + 1 < len(lines) and lines[position + 1].startswith(grammar.MARKER_START)
+        next_is_marker = position + 1 < len(lines) and lines[position + 1].startswith(
+            grammar.MARKER_START
+        )
         if is_header or is_marker or (is_fence and not next_is_marker and not top_prose):
             out.extend(draw(blanks))
     return "\n".join([*out, tail])
@@ -306,7 +341,9 @@ def test_written_sections_carry_their_exact_text_as_source(document: Document) -
     text = serialize(document)
     parsed = parse(text)
     body = text.removeprefix("\ufeff")
-    assert (parsed.frontmatter_source or "") + "".join(s.source or "" for s in parsed.sections) == body
+    assert (parsed.frontmatter_source or "") + "".join(
+        s.source or "" for s in parsed.sections
+    ) == body
 
 
 @given(valid_texts())
@@ -318,7 +355,9 @@ def test_every_valid_text_writes_back_byte_for_byte(case: tuple[str, Document]) 
 
 
 @given(valid_texts(), fenced_sections)
-def test_appending_then_removing_a_section_restores_every_byte(case: tuple[str, Document], new: Section) -> None:
+def test_appending_then_removing_a_section_restores_every_byte(
+    case: tuple[str, Document], new: Section
+) -> None:
     text, _ = case
     document = parse(text)
     appended = document.appending([new])
@@ -333,7 +372,9 @@ def test_appending_then_removing_a_section_restores_every_byte(case: tuple[str, 
 
 
 @given(valid_texts(), fenced_sections)
-def test_appending_a_section_keeps_earlier_section_ids(case: tuple[str, Document], new: Section) -> None:
+def test_appending_a_section_keeps_earlier_section_ids(
+    case: tuple[str, Document], new: Section
+) -> None:
     text, _ = case
     document = parse(text)
     before = [s.section_id for s in document.sections]
@@ -343,7 +384,9 @@ def test_appending_a_section_keeps_earlier_section_ids(case: tuple[str, Document
 
 
 @given(valid_texts(), st.data())
-def test_removing_a_section_cuts_out_exactly_its_bytes(case: tuple[str, Document], data: st.DataObject) -> None:
+def test_removing_a_section_cuts_out_exactly_its_bytes(
+    case: tuple[str, Document], data: st.DataObject
+) -> None:
     text, _ = case
     document = parse(text)
     if not document.sections:
@@ -351,14 +394,21 @@ def test_removing_a_section_cuts_out_exactly_its_bytes(case: tuple[str, Document
     index = data.draw(st.integers(0, len(document.sections) - 1))
     doomed = document.sections[index]
     bom = "\ufeff" if document.bom else ""
-    start = len(bom) + len(document.frontmatter_source or "") + sum(len(s.source or "") for s in document.sections[:index])
+    start = (
+        len(bom)
+        + len(document.frontmatter_source or "")
+        + sum(len(s.source or "") for s in document.sections[:index])
+    )
     expected = text[:start] + text[start + len(doomed.source or "") :]
     remaining = document.removing([doomed])
     assert serialize(remaining) == expected
     assert parse(expected) == remaining
 
 
-@given(st.lists(st.tuples(record_texts(), record_texts(), record_texts()), min_size=1, max_size=3), mined_provenance)
+@given(
+    st.lists(st.tuples(record_texts(), record_texts(), record_texts()), min_size=1, max_size=3),
+    mined_provenance,
+)
 def test_a_mined_section_and_the_same_pairs_by_hand_share_a_section_id(
     triples: list[tuple[str, str, str]], provenance: MinedProvenance
 ) -> None:
@@ -372,13 +422,17 @@ def test_a_mined_section_and_the_same_pairs_by_hand_share_a_section_id(
 
 TEXT_LINES = st.one_of(
     any_line,
-    st.sampled_from([*MARKERS[:1], "dlm_id: 01KPM5CXB51GRX86Q25AKERN6E", "base_model: x", "training: {seed: 1}"]),
+    st.sampled_from(
+        [*MARKERS[:1], "dlm_id: 01KPM5CXB51GRX86Q25AKERN6E", "base_model: x", "training: {seed: 1}"]
+    ),
 )
 LINE_ENDINGS = st.sampled_from(["\n", "\n", "\n", "\r\n", ""])
 
 
 @given(st.lists(st.tuples(TEXT_LINES, LINE_ENDINGS), max_size=20), st.booleans())
-def test_any_text_reads_exactly_or_fails_with_a_located_error(parts: list[tuple[str, str]], bom: bool) -> None:
+def test_any_text_reads_exactly_or_fails_with_a_located_error(
+    parts: list[tuple[str, str]], bom: bool
+) -> None:
     text = ("\ufeff" if bom else "") + "".join(line + ending for line, ending in parts)
     try:
         document = parse(text)

@@ -11,8 +11,16 @@ from dlm_core.models.registry import parse_base
 from dlm_core.models.session import ModelSession, cpu_has_native_bf16, pick_device
 
 
-def session(tiny_base: Path, tmp_path: Path, adapter: Path | None = None, precision: str | None = None) -> ModelSession:
-    return ModelSession(parse_base(f"hf:{tiny_base}"), home=tmp_path, adapter=adapter, precision=precision, say=lambda m: None)
+def session(
+    tiny_base: Path, tmp_path: Path, adapter: Path | None = None, precision: str | None = None
+) -> ModelSession:
+    return ModelSession(
+        parse_base(f"hf:{tiny_base}"),
+        home=tmp_path,
+        adapter=adapter,
+        precision=precision,
+        say=lambda m: None,
+    )
 
 
 @pytest.fixture
@@ -20,7 +28,10 @@ def adapter(tiny_base: Path, tmp_path: Path) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base), LoraConfig(r=4, target_modules=["q_proj"], init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_base),
+        LoraConfig(r=4, target_modules=["q_proj"], init_lora_weights=False),
+    )
     model.save_pretrained(tmp_path / "adapter")
     return tmp_path / "adapter"
 
@@ -30,7 +41,9 @@ def test_the_cpu_runs_float32_and_precision_overrides_it() -> None:
     assert pick_device("cpu", "bf16") == ("cpu", torch.bfloat16)
 
 
-def test_base_view_switches_the_adapter_off_and_leaves_it_frozen(tiny_base: Path, tmp_path: Path, adapter: Path) -> None:
+def test_base_view_switches_the_adapter_off_and_leaves_it_frozen(
+    tiny_base: Path, tmp_path: Path, adapter: Path
+) -> None:
     s = session(tiny_base, tmp_path, adapter)
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.inference_mode():
@@ -42,7 +55,9 @@ def test_base_view_switches_the_adapter_off_and_leaves_it_frozen(tiny_base: Path
     assert not any(p.requires_grad for p in s.model.parameters())
 
 
-def test_generation_uses_a_bf16_copy_on_a_cpu_with_native_bf16(tiny_base: Path, tmp_path: Path, adapter: Path) -> None:
+def test_generation_uses_a_bf16_copy_on_a_cpu_with_native_bf16(
+    tiny_base: Path, tmp_path: Path, adapter: Path
+) -> None:
     s = session(tiny_base, tmp_path, adapter)
     fast = s.generation_model
     if cpu_has_native_bf16():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN = '''
+PLUGIN = """
 import os, time, types
 from dlm_core import hookimpl
 from dlm_core.plugins import JudgeSpec, SamplerSpec, TrainerSpec
@@ -76,7 +76,7 @@ def dlm_samplers():
 @hookimpl
 def dlm_judges():
     return [JudgeSpec(name="slow", factory=lambda ctx, arg: SlowJudge())]
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,9 @@ def sleepy_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "dlm_test_sleepy.py").write_text(PLUGIN, encoding="utf-8")
     info = root / "dlm_test_sleepy-0.0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dlm-test-sleepy\nVersion: 0.0.1\n", encoding="utf-8")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dlm-test-sleepy\nVersion: 0.0.1\n", encoding="utf-8"
+    )
     (info / "entry_points.txt").write_text("[dlm]\nsleepy = dlm_test_sleepy\n", encoding="utf-8")
     (info / "RECORD").write_text("", encoding="utf-8")
     return root
@@ -102,21 +104,37 @@ class Dlm:
             **os.environ,
             "PYTHONPATH": str(dist),
             "DLM_HOME": str(home),
-            "DLM_DISABLE_PLUGINS": "trainer-trl,sampler-hf,judge-hf,judge-sway,judge-cli,judge-target-length",
+            "DLM_DISABLE_PLUGINS": "trainer-trl,sampler-hf,judge-hf,judge-sway,judge-cli,judge-reference,judge-target-length",
             "DLM_TEST_READY": str(self.ready),
             "HF_HUB_OFFLINE": "1",
         }
         self.exe = str(Path(sys.executable).with_name("dlm"))
 
-    def run(self, *args: str, sleep: float = 0, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, sleep: float = 0, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "DLM_TEST_SLEEP": str(sleep)}
-        return subprocess.run([self.exe, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=self.work)
+        return subprocess.run(
+            [self.exe, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.work,
+        )
 
     def start(self, *args: str, sleep: float = 60) -> subprocess.Popen[str]:
         for stale in self.work.glob(f"{self.ready.name}.*"):
             stale.unlink()
         env = {**self.env, "DLM_TEST_SLEEP": str(sleep)}
-        return subprocess.Popen([self.exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.work)
+        return subprocess.Popen(
+            [self.exe, *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.work,
+        )
 
     def wait_ready(self, name: str, process: subprocess.Popen[str], timeout: float = 120) -> None:
         marker = Path(f"{self.ready}.{name}")
@@ -124,7 +142,9 @@ class Dlm:
         while not marker.exists():
             if process.poll() is not None:
                 out, err = process.communicate()
-                raise AssertionError(f"process ended before {name} started: {process.returncode}\n{out}\n{err}")
+                raise AssertionError(
+                    f"process ended before {name} started: {process.returncode}\n{out}\n{err}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"{name} never started")
             time.sleep(0.1)
@@ -136,3 +156,96 @@ def dlm(sleepy_dist: Path, tmp_path: Path) -> Dlm:
     home = tmp_path / "home"
     home.mkdir()
     return Dlm(sleepy_dist, home, tmp_path)
+
+
+# -- a fresh host with a scripted sampler and judge, and a store with one version ------------
+
+SCRIPTED_DOCUMENT = """---
+dlm_id: 01KPM5CXB51GRX86Q25AKERN6E
+base_model: smollm2-135m
+---
+# Release notes
+
+Short, factual and low-drama.
+
+::instruction::
+### Q
+How should release notes read?
+### A
+Short, factual, and low-drama.
+"""
+QUESTION = "How should release notes read?"
+
+
+class ScriptedSampler:
+    """Returns the candidates the test set for each prompt."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[str, list[str]] = {}
+        self.calls = 0
+
+    def sample(self, prompts, n, *, temperature, top_p, max_new_tokens, seed):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return [list(self.candidates.get(p, ["same"] * n)) for p in prompts]
+
+
+class TerseJudge:
+    """Scores -len(text): prefers terse answers."""
+
+    name = "terse"
+    default_threshold = 1.0
+
+    def score(self, prompt: str, candidates: list[str]) -> list[float]:
+        return [-float(len(c)) for c in candidates]
+
+
+@pytest.fixture
+def scripted_sampler() -> ScriptedSampler:
+    return ScriptedSampler()
+
+
+@pytest.fixture
+def scripted_host(dlm_host, scripted_sampler: ScriptedSampler):  # type: ignore[no-untyped-def]
+    """A fresh host with the built-ins, sampler ``scripted`` and judge ``terse``."""
+    import types
+
+    from dlm_core import hookimpl
+    from dlm_core.plugins import JudgeSpec, SamplerSpec
+
+    @hookimpl
+    def dlm_samplers():  # type: ignore[no-untyped-def]
+        return [SamplerSpec(name="scripted", factory=lambda ctx: scripted_sampler)]
+
+    @hookimpl
+    def dlm_judges():  # type: ignore[no-untyped-def]
+        return [JudgeSpec(name="terse", factory=lambda ctx, arg: TerseJudge())]
+
+    dlm_host.register(
+        types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-scripted"
+    )
+    return dlm_host
+
+
+def give_a_version(path: Path, home: Path) -> Path:
+    """Make ``path``'s store with one adapter version as ``current`` (the folder is a stand-in:
+    the scripted sampler and judge never load it)."""
+    from dlm_core.document.io import read_document
+    from dlm_core.store.store import Store
+
+    document = read_document(path)
+    store = Store(home, document.dlm_id)  # type: ignore[arg-type]
+    with store.lock():
+        store.ensure(path, document.frontmatter.base_model)  # type: ignore[union-attr]
+        with store.new_version() as (_number, folder):
+            (folder / "adapter_config.json").write_text("{}", encoding="utf-8")
+        store.set_current(store.versions()[-1])
+    return store.root
+
+
+@pytest.fixture
+def scripted_doc(tmp_path: Path, dlm_home: Path) -> Path:
+    """A document whose store has a current version, for the scripted host."""
+    path = tmp_path / "doc.dlm"
+    path.write_text(SCRIPTED_DOCUMENT, encoding="utf-8")
+    give_a_version(path, dlm_home)
+    return path

@@ -25,7 +25,9 @@ def metrics_runs(dlm, path: Path) -> list[dict]:  # type: ignore[no-untyped-def]
     return [r["run"] for r in json.loads(result.stdout)["runs"]]
 
 
-def test_sigkill_during_train_keeps_the_previous_version_and_the_next_train_works(dlm, tiny_doc: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_during_train_keeps_the_previous_version_and_the_next_train_works(
+    dlm, tiny_doc: Path
+) -> None:  # type: ignore[no-untyped-def]
     first = dlm.run("train", str(tiny_doc), "--max-steps", "1")
     assert first.returncode == 0, first.stderr
     process = dlm.start("train", str(tiny_doc), "--max-steps", "1")
@@ -58,7 +60,9 @@ def test_sigint_during_train_records_an_interrupted_run_and_exits_130(dlm, tiny_
 def test_sigint_during_mine_keeps_the_judged_pairs_staged(dlm, tiny_doc: Path) -> None:  # type: ignore[no-untyped-def]
     assert dlm.run("train", str(tiny_doc), "--max-steps", "1").returncode == 0
     before = tiny_doc.read_bytes()
-    process = dlm.start("preference", "mine", str(tiny_doc), "--sampler", "list", "--judge", "slow", "--apply")
+    process = dlm.start(
+        "preference", "mine", str(tiny_doc), "--sampler", "list", "--judge", "slow", "--apply"
+    )
     dlm.wait_ready("judge", process)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
@@ -99,7 +103,9 @@ def test_sigkill_during_document_writes_leaves_a_whole_document(tmp_path: Path) 
     script.write_text(WRITER, encoding="utf-8")
     wholes = {a.read_bytes(), b.read_bytes()}
     for attempt in range(8):
-        process = subprocess.Popen([sys.executable, str(script), str(target), str(a), str(b)], stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(target), str(a), str(b)], stdout=subprocess.PIPE
+        )
         assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
         time.sleep(0.05 + 0.07 * attempt)
         os.kill(process.pid, signal.SIGKILL)
@@ -109,4 +115,6 @@ def test_sigkill_during_document_writes_leaves_a_whole_document(tmp_path: Path) 
         assert not backup.exists() or backup.read_bytes() in wholes
         read_document(target)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert all(name.startswith(".") for name in leftovers)  # hidden temporaries, never a visible half file
+    assert all(
+        name.startswith(".") for name in leftovers
+    )  # hidden temporaries, never a visible half file

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlm_core.errors import StoreError
+from dlm_core.store.ownership import claim_store
 from dlm_core.store.store import AdapterVersion, Store
 
 
@@ -93,14 +94,20 @@ def test_current_stays_put_until_moved(store: Store) -> None:
 
 def test_current_naming_no_version_is_an_error_saying_what_to_do(store: Store) -> None:
     (store.root / "current").write_text("latest\n")
-    with pytest.raises(StoreError, match=r"does not name a version \('latest'\); fix or delete it"):
+    with pytest.raises(
+        StoreError,
+        match=r"does not name a version \('latest'\) \(versions: none\); run `dlm doctor --repair ",
+    ):
         store.current()
 
 
 def test_current_naming_a_missing_version_lists_the_versions(store: Store) -> None:
     _train(store)
     (store.root / "current").write_text("v0007\n")
-    with pytest.raises(StoreError, match="no adapter version v0007; versions: v0001"):
+    with pytest.raises(
+        StoreError,
+        match=r"names v0007, which is missing \(versions: v0001\); run `dlm doctor --repair ",
+    ):
         store.current()
 
 
@@ -115,7 +122,7 @@ def test_manifest_records_the_document_and_its_base(store: Store, tmp_path: Path
 def test_manifest_follows_a_moved_document(store: Store, tmp_path: Path) -> None:
     moved = tmp_path / "moved.dlm"
     (tmp_path / "notes.dlm").rename(moved)
-    store.ensure(moved, "smollm2-135m")
+    claim_store(store, moved, "smollm2-135m", say=lambda _m: None)
     manifest = store.manifest()
     assert manifest is not None
     assert manifest.document_path == str(moved.resolve())
