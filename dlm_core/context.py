@@ -13,8 +13,10 @@ from typing import Any
 import attrs
 
 from dlm_core.document.model import Document
+from dlm_core.errors import PluginError
 from dlm_core.models.registry import BaseModelRef
 from dlm_core.models.session import ModelSession
+from dlm_core.progress import ProgressBar, progress_bar
 
 
 @attrs.define
@@ -27,7 +29,11 @@ class PluginContext:
     :ivar adapter_path: the current adapter version's folder, or None.
     :ivar home: the dlm home folder.
     :ivar options: command options a plugin may honour (``judge_timeout``,
-        ``batch_size``...).
+        ``batch_size``...); ``sampler_options`` and ``judge_options`` hold
+        the ``--sampler-option`` / ``--judge-option`` ``KEY=VALUE`` pairs as
+        ``dict[str, str]``.
+    :ivar show_progress: whether long work may draw progress bars; ask
+        :meth:`progress` for one rather than importing tqdm.
     """
 
     document: Document
@@ -39,6 +45,23 @@ class PluginContext:
     options: dict[str, Any] = attrs.Factory(dict)
     say: Callable[[str], None] = print
     _session: ModelSession | None = None
+    show_progress: bool = True
+
+    def count_option(self, key: str) -> int | None:
+        """``options[key]`` as a whole number of at least 1 (a batch size...), or None when unset.
+
+        :raises PluginError: naming the option, for anything else.
+        """
+        value = self.options.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PluginError(f"{key} must be a whole number of at least 1, got {value!r}")
+        return value
+
+    def progress(self, total: int | None, *, desc: str, unit: str = "it") -> ProgressBar:
+        """A progress bar over ``total`` units, or a silent one when bars are off."""
+        return progress_bar(total, desc=desc, unit=unit, enabled=self.show_progress)
 
     @property
     def system_prompt(self) -> str | None:
@@ -55,9 +78,9 @@ class PluginContext:
                 adapter=self.adapter_path,
                 device=self.device,
                 system_prompt=self.system_prompt,
-                precision=self.document.frontmatter.training.precision if self.document.frontmatter else None,
+                precision=self.document.frontmatter.training.precision
+                if self.document.frontmatter
+                else None,
                 say=self.say,
             )
         return self._session
-
-

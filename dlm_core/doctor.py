@@ -18,6 +18,8 @@ import attrs
 from dlm_core import __version__
 from dlm_core.document.frontmatter import Frontmatter
 from dlm_core.plugins import PluginHost
+from dlm_core.protocols import PlansBatches
+from dlm_core.specs import DEFAULT_SAMPLER
 from dlm_core.training.settings import DEFAULT_BATCH_SIZE, DEFAULT_PREFERENCE_BATCH_SIZE
 
 LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets")
@@ -72,7 +74,10 @@ def device_report(requested: str | None = None, precision: str | None = None) ->
     if device.startswith("cuda"):
         index = torch.device(device).index or 0
         props = torch.cuda.get_device_properties(index)
-        name, memory = f"{props.name} (compute capability {props.major}.{props.minor})", props.total_memory / 2**30
+        name, memory = (
+            f"{props.name} (compute capability {props.major}.{props.minor})",
+            props.total_memory / 2**30,
+        )
     return DeviceReport(
         device=device,
         name=name,
@@ -103,7 +108,10 @@ def doctor(
     problems: list[str] = []
     report_device = device_report(device, training.precision)
     plugins = host.plugins()
-    counts = {status: sum(1 for p in plugins if p.status == status) for status in ("loaded", "failed", "blocked")}
+    counts = {
+        status: sum(1 for p in plugins if p.status == status)
+        for status in ("loaded", "failed", "blocked")
+    }
     problems += [f"plugin {p.name} failed: {p.error}" for p in plugins if p.status == "failed"]
     if embedded.is_ready(home):
         base = f"ready at {embedded.embedded_dir(home)}"
@@ -115,9 +123,9 @@ def doctor(
     rows = None
     if context is not None:
         try:
-            sampler = host.sampler("hf", context)
-            rule = getattr(sampler, "auto_batch_rows", None)
-            rows = int(rule(sequence)) if rule is not None else None
+            sampler = host.sampler(DEFAULT_SAMPLER, context)
+            if isinstance(sampler, PlansBatches):
+                rows = int(sampler.auto_batch_rows(sequence))
         except Exception as exc:  # a diagnostic: report, never crash
             problems.append(f"sampler hf: {type(exc).__name__}: {exc}")
     return DoctorReport(
@@ -125,9 +133,13 @@ def doctor(
         python=platform.python_version(),
         libraries={name: _version(name) for name in LIBRARIES},
         device=report_device,
-        sft_micro_batch=DEFAULT_BATCH_SIZE if training.micro_batch_size == "auto" else int(training.micro_batch_size),
+        sft_micro_batch=DEFAULT_BATCH_SIZE
+        if training.micro_batch_size == "auto"
+        else int(training.micro_batch_size),
         preference_micro_batch=(
-            DEFAULT_PREFERENCE_BATCH_SIZE if training.micro_batch_size == "auto" else int(training.micro_batch_size)
+            DEFAULT_PREFERENCE_BATCH_SIZE
+            if training.micro_batch_size == "auto"
+            else int(training.micro_batch_size)
         ),
         sampler_rows=rows,
         sampler_sequence_tokens=sequence,

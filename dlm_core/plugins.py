@@ -18,13 +18,13 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 import pluggy
 
 from dlm_core import PROJECT_NAME, hookspecs
-from dlm_core.errors import DuplicatePluginName, PluginError, UnknownPluginName
+from dlm_core.errors import DlmError, DuplicatePluginName, PluginError, UnknownPluginName
 from dlm_core.specs import SPEC_TYPES as SPEC_TYPES
 from dlm_core.specs import JudgeSpec as JudgeSpec
 from dlm_core.specs import SamplerSpec as SamplerSpec
@@ -39,7 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SpecT = TypeVar("SpecT", bound=Spec)
+
 ENTRY_POINT_GROUP = PROJECT_NAME
+CORE_DISTRIBUTION = "dlm-core"  # the distribution of the core's own built-in plugins
 DISABLE_ENV = "DLM_DISABLE_PLUGINS"
 
 PluginStatus = Literal["loaded", "failed", "blocked"]
@@ -56,6 +59,11 @@ class PluginInfo:
     status: PluginStatus
     error: str | None = None
     registers: dict[str, list[str]] = attrs.Factory(dict)
+
+    @property
+    def label(self) -> str:
+        """``plugin 'name' (distribution)``, as messages name it."""
+        return _describe_plugin(self.name, self.distribution)
 
 
 @attrs.frozen
@@ -81,6 +89,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
+        # Each plugin's answer to each hook, asked once when it is registered.
+        self._answers: dict[str, dict[type[Spec], list[Any]]] = {}
 
     # -- construction ---------------------------------------------------
 
@@ -91,7 +101,10 @@ class PluginHost:
 
         host = cls()
         host.register(
-            builtin_types, "dlm-core", distribution="dlm-core", version=_version_of("dlm-core")
+            builtin_types,
+            CORE_DISTRIBUTION,
+            distribution=CORE_DISTRIBUTION,
+            version=_version_of(CORE_DISTRIBUTION),
         )
         return host
 
@@ -131,6 +144,9 @@ class PluginHost:
             raise PluginError(f"{who} cannot be registered: {_one_line(err)}") from err
         try:
             self._check_plugin(name, who)
+            self._answers[name] = {
+                spec_type: self._ask(plugin, who, spec_type) for spec_type in SPEC_TYPES
+            }
         except PluginError:
             self.pm.unregister(name=name)
             raise
@@ -143,6 +159,7 @@ class PluginHost:
             raise PluginError(f"no plugin named {name!r} is registered")
         self.pm.unregister(name=name)
         self._infos.pop(name, None)
+        self._answers.pop(name, None)
 
     def _check_plugin(self, name: str, who: str) -> None:
         try:
@@ -163,10 +180,6 @@ class PluginHost:
                 + "".join(f" (did you mean {hint!r}?)" for hint in hints if hint)
                 + f"; dlm's hooks are {', '.join(_hook_names())}"
             ) from err
-        for spec_type in SPEC_TYPES:
-            for impl in getattr(self.pm.hook, spec_type.hook).get_hookimpls():
-                if impl.plugin_name == name:
-                    self._call(impl, spec_type)
 
     def load_entry_points(self, disabled: frozenset[str] = frozenset()) -> None:
         """Load the ``dlm`` entry points with stevedore, skipping blocked ones.
@@ -236,7 +249,7 @@ class PluginHost:
             self._check_single(spec_type, name, claims)
         return {name: items[0].spec for name, items in sorted(claims.items())}
 
-    def spec(self, spec_type: type[Spec], name: str) -> Any:
+    def spec(self, spec_type: type[SpecT], name: str) -> SpecT:
         """The spec of ``name``, or an error listing what is installed.
 
         Only the name asked for must be unambiguous: two plugins claiming some
@@ -245,7 +258,8 @@ class PluginHost:
         claims = self._claims(spec_type)
         if name in claims:
             self._check_single(spec_type, name, claims)
-            return claims[name][0].spec
+            found: SpecT = claims[name][0].spec
+            return found
         raise UnknownPluginName(self._unknown_message(spec_type, name, sorted(claims)))
 
     def _claims(self, spec_type: type[Spec]) -> dict[str, list[_Registered]]:
@@ -266,28 +280,34 @@ class PluginHost:
             )
 
     def _collect(self, spec_type: type[Spec]) -> list[_Registered]:
-        hook = getattr(self.pm.hook, spec_type.hook)
-        found: list[_Registered] = []
-        for impl in hook.get_hookimpls():  # registration order
-            found.extend(
-                _Registered(spec, impl.plugin_name) for spec in self._call(impl, spec_type)
-            )
-        return found
+        """Every registered spec of one kind, in registration order."""
+        return [
+            _Registered(spec, name)
+            for name, answers in self._answers.items()
+            for spec in answers[spec_type]
+        ]
 
-    def _call(self, impl: pluggy.HookImpl, spec_type: type[Spec]) -> list[Any]:
-        """One plugin's answer to one hook, checked; a plugin bug becomes a PluginError."""
+    def _ask(self, plugin: object, who: str, spec_type: type[Spec]) -> list[Any]:
+        """One plugin's answer to one hook, through pluggy's hook caller, checked.
+
+        The plugin is asked on its own (in a scratch manager holding only it),
+        so its specs are known to be its own. A plugin bug becomes a
+        :class:`PluginError` naming the plugin.
+        """
+        alone = pluggy.PluginManager(PROJECT_NAME)
+        alone.add_hookspecs(hookspecs)
+        alone.register(plugin)
         try:
-            result: Any = impl.function()
-            specs = [] if result is None else list(result)
+            results: list[Any] = getattr(alone.hook, spec_type.hook)()
+            specs = [spec for result in results if result is not None for spec in result]
         except Exception as err:
             raise PluginError(
-                f"{self._describe(impl.plugin_name)} failed in {spec_type.hook}: "
-                f"{type(err).__name__}: {err}"
+                f"{who} failed in {spec_type.hook}: {type(err).__name__}: {err}"
             ) from err
         for spec in specs:
             if not isinstance(spec, spec_type):
                 raise PluginError(
-                    f"{self._describe(impl.plugin_name)} returned {type(spec).__name__} from "
+                    f"{who} returned {type(spec).__name__} from "
                     f"{spec_type.hook}; expected {spec_type.__name__}"
                 )
         return specs
@@ -321,6 +341,30 @@ class PluginHost:
             message += f"; note that {who} failed to load (see `dlm plugins`)"
         return message
 
+    def blame(self, exc: BaseException) -> PluginInfo | None:
+        """The loaded plugin whose own code raised ``exc`` (the innermost such frame).
+
+        For an exception that no guarded call site turned into a
+        :class:`PluginError` (a section type's ``examples``, a judge's
+        attribute...): the CLI then names the plugin instead of reporting a
+        dlm bug. None when no third-party plugin's code is in the traceback.
+        """
+        modules = {
+            info.module.split(":")[0]: info
+            for info in self._infos.values()
+            if info.status == "loaded" and info.distribution != CORE_DISTRIBUTION
+        }
+        names = []
+        tb = exc.__traceback__
+        while tb is not None:
+            names.append(str(tb.tb_frame.f_globals.get("__name__", "")))
+            tb = tb.tb_next
+        for module_name in reversed(names):
+            for module, info in modules.items():
+                if module_name == module or module_name.startswith(module + "."):
+                    return info
+        return None
+
     # -- building extensions --------------------------------------------
 
     def section_types(self) -> dict[str, SectionType]:
@@ -329,19 +373,37 @@ class PluginHost:
 
     def sampler(self, name: str, context: PluginContext) -> Sampler:
         """Build the sampler called ``name``."""
-        sampler: Sampler = self.spec(SamplerSpec, name).factory(context)
+        spec = self.spec(SamplerSpec, name)
+        sampler: Sampler = _built(spec, name, lambda: spec.factory(context))
         return sampler
 
     def judge(self, selector: str, context: PluginContext) -> Judge:
         """Build a judge from ``NAME`` or ``NAME:ARGUMENT`` (``hf:org/model``)."""
         name, argument = split_selector(selector)
-        judge: Judge = self.spec(JudgeSpec, name).factory(context, argument)
+        spec = self.spec(JudgeSpec, name)
+        judge: Judge = _built(spec, selector, lambda: spec.factory(context, argument))
         return judge
 
     def trainer(self, name: str, context: PluginContext) -> Trainer:
         """Build the trainer called ``name`` (``sft``, ``dpo``, ``orpo``, ...)."""
-        trainer: Trainer = self.spec(TrainerSpec, name).factory(context)
+        spec = self.spec(TrainerSpec, name)
+        trainer: Trainer = _built(spec, name, lambda: spec.factory(context))
         return trainer
+
+
+def _built(spec: Spec, selector: str, build: Callable[[], Any]) -> Any:
+    """Call a plugin's factory; its own exception becomes one line naming it.
+
+    A :class:`DlmError` it raises is already written for the user and passes as is.
+    """
+    try:
+        return build()
+    except DlmError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"{spec.kind} {selector!r} could not start: {type(exc).__name__}: {_one_line(exc)}"
+        ) from exc
 
 
 def split_selector(selector: str) -> tuple[str, str | None]:

@@ -7,17 +7,15 @@ faster sampler plugin speeds up both.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
-from dlm_core.context import PluginContext
-from dlm_core.document.io import read_document
-from dlm_core.errors import StoreError
-from dlm_core.models.registry import parse_base
-from dlm_core.plugins import PluginHost
-from dlm_core.store.store import Store
+from dlm_core.models.limits import check_new_tokens
+from dlm_core.models.resolve import resolve_base
+from dlm_core.sampling import checked_samples
+from dlm_core.specs import DEFAULT_SAMPLER
+from dlm_core.workspace import DocumentRun, Workspace
 
 
 @attrs.frozen
@@ -27,38 +25,45 @@ class PromptOptions:
     top_p: float | None = None
     version: int | None = None
     base_only: bool = False
-    sampler: str = "hf"
+    sampler: str = DEFAULT_SAMPLER
+    sampler_options: dict[str, str] = attrs.Factory(dict)
     seed: int | None = None
     device: str | None = None
+    progress: bool = True
 
 
-def prompt_document(
-    path: Path, query: str, options: PromptOptions, *, home: Path, host: PluginHost, say: Callable[[str], None] = print
-) -> str:
+def prompt_document(workspace: Workspace, path: Path, query: str, options: PromptOptions) -> str:
+    """``dlm prompt``: open the document (it only reads a version: no lock) and ask."""
+    with workspace.open(path, lock=False) as run:
+        return ask(run, query, options)
+
+
+def ask(run: DocumentRun, query: str, options: PromptOptions) -> str:
     """The adapter's answer to ``query`` (the current version unless one is named)."""
-    types = host.section_types()
-    document = read_document(path, types)
     adapter = None
     if not options.base_only:
-        if document.dlm_id is None or not Store(home, document.dlm_id).exists():
-            raise StoreError(f"{path} has not been trained yet; run `dlm train {path}` first (or pass --base)")
-        store = Store(home, document.dlm_id)
-        version = store.version(options.version) if options.version is not None else store.current()
-        if version is None:
-            raise StoreError(f"{path} has no adapter version yet; run `dlm train {path}` first")
-        adapter = version.path
-    frontmatter = document.frontmatter
-    context = PluginContext(
-        document=document,
-        document_path=path,
-        base=parse_base(frontmatter.base_model if frontmatter else "smollm2-135m", relative_to=path.parent),
-        adapter_path=adapter,
-        home=home,
+        hint = " (or pass --base)"
+        if options.version is not None:
+            adapter = run.trained_store(hint).version(options.version)
+        else:
+            adapter = run.current(hint)
+    limit_base = resolve_base(run.base, run.workspace.home, run.say)
+    check_new_tokens(run.base, limit_base, options.max_tokens, "--max-tokens")
+    context = run.context(
+        adapter,
         device=options.device,
-        say=say,
+        progress=options.progress,
+        options={"sampler_options": dict(options.sampler_options)},
     )
-    sampler = host.sampler(options.sampler, context)
-    answers = sampler.sample(
-        [query], 1, temperature=options.temperature, top_p=options.top_p, max_new_tokens=options.max_tokens, seed=options.seed
+    sampler = run.sampler(options.sampler, context)
+    answers = checked_samples(
+        sampler,
+        options.sampler,
+        [query],
+        1,
+        temperature=options.temperature,
+        top_p=options.top_p,
+        max_new_tokens=options.max_tokens,
+        seed=options.seed,
     )
     return answers[0][0]

@@ -26,19 +26,49 @@ class Sample(str):
     before its end of turn keeps it out of mined pairs: written into the
     document, it would be trained with an end of turn it never had, and a
     preference phase would learn that stopping is what made it bad.
+    ``tokens`` (the number of tokens generated for it) lets the run report
+    generated tokens per second; None when the sampler does not know.
     """
 
     truncated: bool
+    tokens: int | None
 
-    def __new__(cls, text: str, *, truncated: bool = False) -> Sample:
+    def __new__(cls, text: str, *, truncated: bool = False, tokens: int | None = None) -> Sample:
         sample = super().__new__(cls, text)
         sample.truncated = truncated
+        sample.tokens = tokens
         return sample
 
 
 def is_truncated(candidate: str) -> bool:
     """Whether a sampler marked ``candidate`` as cut off at ``max_new_tokens``."""
     return getattr(candidate, "truncated", False) is True
+
+
+def generated_tokens(candidates: list[list[str]]) -> int | None:
+    """Tokens generated for ``candidates``, or None when the sampler did not count them."""
+    counts = [getattr(c, "tokens", None) for row in candidates for c in row]
+    if not counts or any(not isinstance(n, int) for n in counts):
+        return None
+    return sum(counts)  # type: ignore[arg-type]
+
+
+def check_sample_arguments(
+    n: int, *, temperature: float, top_p: float | None, max_new_tokens: int
+) -> None:
+    """Refuse arguments outside :meth:`Sampler.sample`'s contract, in words every sampler shares.
+
+    :raises ValueError: ``n`` or ``max_new_tokens`` below 1, a ``temperature``
+        below 0 (or NaN), or a ``top_p`` outside (0, 1].
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, not {n}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be 0 (greedy) or more, not {temperature}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], not {top_p}")
 
 
 @runtime_checkable
@@ -64,8 +94,37 @@ class Sampler(Protocol):
 
 
 @runtime_checkable
+class PlansBatches(Protocol):
+    """Optional for a sampler: how many rows it would batch, so ``dlm doctor`` can show it."""
+
+    def auto_batch_rows(self, sequence_tokens: int) -> int:
+        """Rows per batch for sequences of ``sequence_tokens`` when no batch size was given."""
+
+
+@runtime_checkable
+class NamesItsModel(Protocol):
+    """Optional for a sampler or judge behind a server: which model answered (after a call).
+
+    Mining records it beside the run, so a served loop shows whether the
+    server really answered with the current adapter.
+    """
+
+    served_model: str | None
+
+
+def served_model(plugin: object) -> str | None:
+    """The model a served sampler or judge said answered, or None."""
+    return plugin.served_model if isinstance(plugin, NamesItsModel) else None
+
+
+@runtime_checkable
 class Judge(Protocol):
-    """Scores candidates pointwise; higher is better."""
+    """Scores candidates pointwise; higher is better.
+
+    A judge may also set ``uses_current_adapter = True`` (``sway`` does): it
+    scores with the very adapter being judged, so ``dlm compare`` warns that
+    it favours that adapter's own answers.
+    """
 
     name: str
     default_threshold: float
@@ -101,12 +160,21 @@ class PreferenceRow:
     auto_mined: bool = False
 
 
+DEFAULT_LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+"""The modules a new adapter wraps when the document names none (``target_modules: auto``)."""
+
+
 @attrs.frozen
 class LoraSettings:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
-    target_modules: list[str] | None = None  # None: q/k/v/o projections
+    target_modules: list[str] | None = None  # None: DEFAULT_LORA_TARGETS
+
+    @property
+    def targets(self) -> list[str]:
+        """The modules to wrap: the document's, else :data:`DEFAULT_LORA_TARGETS`."""
+        return list(self.target_modules or DEFAULT_LORA_TARGETS)
 
 
 @attrs.frozen
@@ -126,7 +194,9 @@ class TrainSettings:
     alpha: float = 0.1
     loss_type: str = "sigmoid"
     reference: Literal["pre_adapter", "base"] = "pre_adapter"
-    options: dict[str, Any] = attrs.Factory(dict)  # training.preference.options, for plugin trainers
+    options: dict[str, Any] = attrs.Factory(
+        dict
+    )  # training.preference.options, for plugin trainers
 
 
 @attrs.frozen

@@ -13,6 +13,8 @@ import attrs
 
 from dlm_core.document.frontmatter import converter as frontmatter_converter
 from dlm_core.document.model import Document, Section
+from dlm_core.fileformat import converter
+from dlm_core.outcomes import HeldOutVerdict, MineSummary
 from dlm_core.store.store import Store
 
 
@@ -43,6 +45,7 @@ class VersionReport:
     seed: int | None
     finished_at: str | None
     metrics_run_id: int | None
+    held_out: HeldOutVerdict | None = None
 
 
 @attrs.frozen
@@ -55,13 +58,36 @@ class PlanReport:
 
 
 @attrs.frozen
+class LatestMining:
+    """The newest mine run: its state, and its summary (empty while it runs or if it stopped early)."""
+
+    run_id: int
+    status: str
+    started_at: str
+    summary: MineSummary
+
+
+def _flat_latest(latest: LatestMining) -> dict[str, Any]:
+    # `dlm show --json` keeps the summary's fields beside the run's, as scripts read them.
+    return {
+        "run_id": latest.run_id,
+        "status": latest.status,
+        "started_at": latest.started_at,
+        **{k: v for k, v in converter.unstructure(latest.summary).items() if k != "run_id"},
+    }
+
+
+converter.register_unstructure_hook(LatestMining, _flat_latest)
+
+
+@attrs.frozen
 class StoreReport:
     path: str
     exists: bool
     versions: list[VersionReport]
     current: str | None
     staged_plans: list[PlanReport]
-    latest_mining: dict[str, Any] | None
+    latest_mining: LatestMining | None
 
 
 @attrs.frozen
@@ -104,6 +130,7 @@ def version_report(version: Any) -> VersionReport:
         seed=run.seed if run else None,
         finished_at=run.finished_at if run else None,
         metrics_run_id=run.metrics_run_id if run else None,
+        held_out=run.held_out if run else None,
     )
 
 
@@ -119,7 +146,10 @@ def store_report(store: Store) -> StoreReport:
         from dlm_core.metrics.db import MetricsDB
 
         with MetricsDB.open(store.metrics_path, readonly=True) as db:
-            latest = db.latest_mining_summary()
+            run = db.latest_run("mine")
+        if run is not None:
+            summary = run.outcome if isinstance(run.outcome, MineSummary) else MineSummary()
+            latest = LatestMining(run.id, run.status, run.started_at, summary)
     return StoreReport(
         path=str(store.root),
         exists=True,

@@ -15,6 +15,12 @@ import attrs
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
+DEFAULT_SAMPLER = "hf"
+"""The sampler a command uses when none is named (``--sampler``)."""
+
+DEFAULT_JUDGE = "sway"
+"""The judge ``dlm preference mine`` and ``dlm compare`` use when none is named (``--judge``)."""
+
 
 def _check_name(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not _NAME_RE.match(value):

@@ -19,6 +19,9 @@ from typing import Any
 
 import attrs
 
+from dlm_core.errors import DiskFull, DlmError
+from dlm_core.fileformat import DamagedFile
+from dlm_core.outcomes import Config, Summary, config_of, summary_of
 from dlm_core.store.store import utc_now
 
 SCHEMA = """
@@ -81,6 +84,16 @@ class RunRow:
     summary: dict[str, Any]
     error: str | None
 
+    @property
+    def outcome(self) -> Summary | None:
+        """The summary as its typed value (:mod:`dlm_core.outcomes`); None when there is none."""
+        return summary_of(self.kind, self.summary)
+
+    @property
+    def settings(self) -> Config | None:
+        """The run's configuration as its typed value; None for a kind without one."""
+        return config_of(self.kind, self.config)
+
 
 @attrs.frozen
 class StepRow:
@@ -110,6 +123,27 @@ class MiningEventRow:
     data: dict[str, Any]
 
 
+# What SQLite says when the file is not a database, and when the disk is full.
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+_FULL = ("database or disk is full", "disk i/o error")
+
+
+def _explained(path: Path, exc: sqlite3.DatabaseError) -> DlmError | None:
+    """The user's error for a damaged file or a full disk; None for anything else (a bug)."""
+    message = str(exc).lower()
+    if any(text in message for text in _DAMAGED):
+        return DamagedFile(
+            f"{path} is damaged ({exc}); move it aside (`mv {path} {path}.damaged`) and dlm "
+            "starts a fresh one (the document and the adapter versions do not depend on it)"
+        )
+    if any(text in message for text in _FULL):
+        return DiskFull(
+            f"cannot write {path}: no space left on the device ({exc}); what it recorded before "
+            "is kept; free some space and run the command again"
+        )
+    return None
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -131,18 +165,31 @@ class MetricsDB:
     @classmethod
     @contextmanager
     def open(cls, path: Path, *, readonly: bool = False) -> Iterator[MetricsDB]:
-        if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
-        conn.row_factory = sqlite3.Row
+        """A connection for the block; a damaged file or a full disk is one line naming ``path``.
+
+        :raises DamagedFile: the file is not a readable database (move it aside).
+        :raises DiskFull: no space left to write it.
+        """
+        conn: sqlite3.Connection | None = None
         try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+            conn.row_factory = sqlite3.Row
             yield cls(conn)
+        except sqlite3.DatabaseError as exc:
+            explained = _explained(path, exc)
+            if explained is None:
+                raise
+            raise explained from exc
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     # -- writing --------------------------------------------------------
 
@@ -180,7 +227,9 @@ class MetricsDB:
             )
 
     @contextmanager
-    def stops_recorded(self, run_id: int, *, interrupted: str = "interrupted by the user") -> Iterator[None]:
+    def stops_recorded(
+        self, run_id: int, *, interrupted: str = "interrupted by the user"
+    ) -> Iterator[None]:
         """Record the run as interrupted (Ctrl-C) or failed (any other exception) if the body stops, then re-raise.
 
         :param interrupted: the error text of an interrupted run.
@@ -194,15 +243,24 @@ class MetricsDB:
             self.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
 
-    def log_steps(self, run_id: int, rows: list[tuple[int, float | None, float | None, float | None, dict[str, Any]]]) -> None:
+    def log_steps(
+        self,
+        run_id: int,
+        rows: list[tuple[int, float | None, float | None, float | None, dict[str, Any]]],
+    ) -> None:
         now = utc_now()
         with self.conn:
             self.conn.executemany(
                 "INSERT INTO steps (run_id, step, loss, learning_rate, grad_norm, extra, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, step, loss, lr, gn, json.dumps(extra), now) for step, loss, lr, gn, extra in rows],
+                [
+                    (run_id, step, loss, lr, gn, json.dumps(extra), now)
+                    for step, loss, lr, gn, extra in rows
+                ],
             )
 
-    def log_eval(self, run_id: int, name: str, value: float | None, step: int | None = None) -> None:
+    def log_eval(
+        self, run_id: int, name: str, value: float | None, step: int | None = None
+    ) -> None:
         with self.conn:
             self.conn.execute(
                 "INSERT INTO evals (run_id, step, name, value, at) VALUES (?, ?, ?, ?, ?)",
@@ -210,7 +268,13 @@ class MetricsDB:
             )
 
     def log_mining_event(
-        self, run_id: int, event: str, *, prompt: str | None = None, reason: str | None = None, data: dict[str, Any] | None = None
+        self,
+        run_id: int,
+        event: str,
+        *,
+        prompt: str | None = None,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         with self.conn:
             seq = self.conn.execute(
@@ -223,7 +287,9 @@ class MetricsDB:
 
     # -- reading --------------------------------------------------------
 
-    def runs(self, *, run_id: int | None = None, phase: str | None = None, kind: str | None = None) -> list[RunRow]:
+    def runs(
+        self, *, run_id: int | None = None, phase: str | None = None, kind: str | None = None
+    ) -> list[RunRow]:
         query, args = "SELECT * FROM runs WHERE 1=1", list[int | str]()
         if run_id is not None:
             query += " AND id = ?"
@@ -241,7 +307,10 @@ class MetricsDB:
         status = row["status"]
         error = row["error"]
         if status == "running" and not _pid_alive(row["pid"]):
-            status, error = "failed", error or "the process ended without finishing (killed or crashed)"
+            status, error = (
+                "failed",
+                error or "the process ended without finishing (killed or crashed)",
+            )
         return RunRow(
             id=row["id"],
             kind=row["kind"],
@@ -257,14 +326,25 @@ class MetricsDB:
         )
 
     def steps(self, run_id: int) -> list[StepRow]:
-        rows = self.conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY step", (run_id,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT * FROM steps WHERE run_id = ? ORDER BY step", (run_id,)
+        ).fetchall()
         return [
-            StepRow(r["run_id"], r["step"], r["loss"], r["learning_rate"], r["grad_norm"], json.loads(r["extra"]))
+            StepRow(
+                r["run_id"],
+                r["step"],
+                r["loss"],
+                r["learning_rate"],
+                r["grad_norm"],
+                json.loads(r["extra"]),
+            )
             for r in rows
         ]
 
     def evals(self, run_id: int) -> list[EvalRow]:
-        rows = self.conn.execute("SELECT * FROM evals WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT * FROM evals WHERE run_id = ? ORDER BY rowid", (run_id,)
+        ).fetchall()
         return [EvalRow(r["run_id"], r["step"], r["name"], r["value"]) for r in rows]
 
     def mining_events(self, run_id: int) -> list[MiningEventRow]:
@@ -272,13 +352,13 @@ class MetricsDB:
             "SELECT * FROM mining_events WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
         return [
-            MiningEventRow(r["run_id"], r["seq"], r["event"], r["prompt"], r["reason"], json.loads(r["data"]))
+            MiningEventRow(
+                r["run_id"], r["seq"], r["event"], r["prompt"], r["reason"], json.loads(r["data"])
+            )
             for r in rows
         ]
 
-    def latest_mining_summary(self) -> dict[str, Any] | None:
-        mines = self.runs(kind="mine")
-        if not mines:
-            return None
-        run = mines[-1]
-        return {"run_id": run.id, "status": run.status, "started_at": run.started_at, **run.summary}
+    def latest_run(self, kind: str) -> RunRow | None:
+        """The newest run of ``kind`` (``mine``, ``train``...), or None."""
+        runs = self.runs(kind=kind)
+        return runs[-1] if runs else None

@@ -106,7 +106,9 @@ def _applied(sections: Sequence[SectionReport]) -> list[MinedPairView]:
 
 def _staged(plans: Sequence[StagedPlan]) -> list[MinedPairView]:
     return [
-        MinedPairView(plan.run_id, p.prompt, p.score_chosen, p.score_rejected, p.chosen, p.rejected, STAGED)
+        MinedPairView(
+            plan.run_id, p.prompt, p.score_chosen, p.score_rejected, p.chosen, p.rejected, STAGED
+        )
         for plan in plans
         for p in plan.pairs
     ]
@@ -126,7 +128,13 @@ def _mine_view(detail: RunDetail, known: list[MinedPairView]) -> MineRunView:
     skips = []
     for event in detail.mining_events:
         if event.event == "skip":
-            skips.append(SkippedPrompt(event.prompt or "", event.reason or "unknown", str(event.data.get("detail") or "")))
+            skips.append(
+                SkippedPrompt(
+                    event.prompt or "",
+                    event.reason or "unknown",
+                    str(event.data.get("detail") or ""),
+                )
+            )
             continue
         if event.event != "pair":
             continue
@@ -147,7 +155,11 @@ def _mine_view(detail: RunDetail, known: list[MinedPairView]) -> MineRunView:
             known.remove(match)
             pairs.append(match)
         else:
-            pairs.append(MinedPairView(run_id, event.prompt or "", chosen_score, rejected_score, None, None, GONE))
+            pairs.append(
+                MinedPairView(
+                    run_id, event.prompt or "", chosen_score, rejected_score, None, None, GONE
+                )
+            )
     return MineRunView(detail, pairs, skips)
 
 

@@ -18,7 +18,9 @@ def check_suffix(target: Path) -> str:
     suffix = target.suffix.lower()
     if suffix not in PLOT_SUFFIXES:
         written = ", ".join(PLOT_SUFFIXES)
-        raise PlotError(f"cannot write a plot as {target.name!r}: use a file name ending in {written}")
+        raise PlotError(
+            f"cannot write a plot as {target.name!r}: use a file name ending in {written}"
+        )
     check_target(target)
     return suffix
 
@@ -35,7 +37,12 @@ def write_plot(figures: Sequence[RunFigure], target: Path, *, title: str) -> Non
 
 
 def plot_metrics(
-    metrics_path: Path, target: Path, *, run_id: int | None = None, phase: str | None = None, title: str = "dlm metrics"
+    metrics_path: Path,
+    target: Path,
+    *,
+    run_id: int | None = None,
+    phase: str | None = None,
+    title: str = "dlm metrics",
 ) -> list[RunFigure]:
     """``dlm metrics --plot``: choose the runs, draw them into ``target``; returns what was drawn."""
     check_suffix(target)

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from dlm_core.metrics.report import RunDetail
+from dlm_core.metrics.report import RunDetail, mine_facts
+from dlm_core.outcomes import CompareReport, LoopSummary, MineSummary, PhaseOutcome
 from dlm_core.visual import PlotError
 from dlm_core.visual import plots as plotting
 from dlm_core.visual.history import History, MinedPairView, MineRunView, document_history
 
 if TYPE_CHECKING:
-    from dlm_core.evaluation.compare import CompareItem, CompareReport
-    from dlm_core.report import SectionReport, ShowReport
+    from dlm_core.outcomes import CompareItem
+    from dlm_core.report import SectionReport, ShowReport, StoreReport
     from dlm_core.store.store import Store
 
 STYLE = """
@@ -86,32 +87,35 @@ def percent(value: float) -> str:
 def page(title: str, body: str) -> str:
     """One self-contained HTML document: inline style, no scripts, nothing fetched."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = ()
+) -> str:
     """An HTML table; cells are already-escaped HTML, headers are plain text."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = "".join(
-            f"<td class=\"num\">{cell}</td>" if index in numeric else f"<td>{cell}</td>" for index, cell in enumerate(row)
+            f'<td class="num">{cell}</td>' if index in numeric else f"<td>{cell}</td>"
+            for index, cell in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def badge(text: str) -> str:
-    return f"<span class=\"badge {esc(text)}\">{esc(text)}</span>"
+    return f'<span class="badge {esc(text)}">{esc(text)}</span>'
 
 
 def text_block(text: str | None) -> str:
     if text is None:
-        return "<span class=\"muted\">(text not kept)</span>"
-    return f"<div class=\"text\">{esc(text)}</div>"
+        return '<span class="muted">(text not kept)</span>'
+    return f'<div class="text">{esc(text)}</div>'
 
 
 _SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
@@ -138,14 +142,18 @@ def inline_svg(svg: str) -> str:
 def metrics_page(title: str, figures: Sequence[plotting.RunFigure], svg: str) -> str:
     """The plotted runs as one page: which runs, then the figure as inline SVG."""
     rows = [
-        [f"<a id=\"run-{f.run_id}\">{f.run_id}</a>", esc(f.caption), badge(f.status),
-         esc(", ".join(p.title.split(": ", 1)[-1] for p in f.panels))]
+        [
+            f'<a id="run-{f.run_id}">{f.run_id}</a>',
+            esc(f.caption),
+            badge(f.status),
+            esc(", ".join(p.title.split(": ", 1)[-1] for p in f.panels)),
+        ]
         for f in figures
     ]
     body = (
-        f"<h1>{esc(title)}</h1>\n<p class=\"meta\">{len(figures)} run{'s' if len(figures) != 1 else ''} plotted</p>\n"
+        f'<h1>{esc(title)}</h1>\n<p class="meta">{len(figures)} run{"s" if len(figures) != 1 else ""} plotted</p>\n'
         + table(["run", "what", "status", "drawn"], rows)
-        + f"\n<div class=\"plot\">{inline_svg(svg)}</div>"
+        + f'\n<div class="plot">{inline_svg(svg)}</div>'
     )
     return page(title, body)
 
@@ -154,28 +162,33 @@ def metrics_page(title: str, figures: Sequence[plotting.RunFigure], svg: str) ->
 
 
 def _interval(report: CompareReport) -> str:
-    low, high, rate = (max(0.0, min(1.0, v)) for v in (report.ci_low, report.ci_high, report.win_rate))
-    ticks = "".join(f"<span class=\"tick\" style=\"left:{100 * t:.1f}%\">{int(100 * t)}%</span>" for t in (0, 0.25, 0.5, 0.75, 1))
+    low, high, rate = (
+        max(0.0, min(1.0, v)) for v in (report.ci_low, report.ci_high, report.win_rate)
+    )
+    ticks = "".join(
+        f'<span class="tick" style="left:{100 * t:.1f}%">{int(100 * t)}%</span>'
+        for t in (0, 0.25, 0.5, 0.75, 1)
+    )
     return (
-        "<div class=\"interval\" title=\"win rate and its 95% interval\">"
-        f"<div class=\"band\" style=\"left:{100 * low:.2f}%;width:{100 * (high - low):.2f}%\"></div>"
-        "<div class=\"half\" style=\"left:50%\"></div>"
-        f"<div class=\"point\" style=\"left:calc({100 * rate:.2f}% - 1px)\"></div>{ticks}</div>"
+        '<div class="interval" title="win rate and its 95% interval">'
+        f'<div class="band" style="left:{100 * low:.2f}%;width:{100 * (high - low):.2f}%"></div>'
+        '<div class="half" style="left:50%"></div>'
+        f'<div class="point" style="left:calc({100 * rate:.2f}% - 1px)"></div>{ticks}</div>'
     )
 
 
 def _split(wins: int, ties: int, losses: int) -> str:
     total = max(1, wins + ties + losses)
     parts = "".join(
-        f"<div class=\"{name}\" style=\"width:{100 * count / total:.2f}%\" title=\"{count} {name}{'s' if count != 1 else ''}\"></div>"
+        f'<div class="{name}" style="width:{100 * count / total:.2f}%" title="{count} {name}{"s" if count != 1 else ""}"></div>'
         for name, count in (("win", wins), ("tie", ties), ("loss", losses))
         if count
     )
-    return f"<div class=\"split\">{parts}</div>"
+    return f'<div class="split">{parts}</div>'
 
 
 def _card(value: str, label: str) -> str:
-    return f"<div class=\"card\"><div class=\"value\">{value}</div><div class=\"label\">{esc(label)}</div></div>"
+    return f'<div class="card"><div class="value">{value}</div><div class="label">{esc(label)}</div></div>'
 
 
 def _compare_item(report: CompareReport, item: CompareItem) -> str:
@@ -188,12 +201,12 @@ def _compare_item(report: CompareReport, item: CompareItem) -> str:
         (report.b, item.score_b, item.answer_b, outcome == "win"),
     ):
         sides.append(
-            f"<div class=\"side{' better' if better else ''}\"><h4>{esc(label)} · score {num(score)}</h4>{text_block(answer)}</div>"
+            f'<div class="side{" better" if better else ""}"><h4>{esc(label)} · score {num(score)}</h4>{text_block(answer)}</div>'
         )
     return (
-        f"<div class=\"item {esc(outcome)}\"><h3>{esc(item.prompt)}</h3>"
-        f"<div class=\"muted\">{badge(outcome)} {esc(verdict)} · {esc(report.b)} − {esc(report.a)} = {num(item.delta, '+.4g')}{esc(sample)}</div>"
-        f"<div class=\"sides\">{''.join(sides)}</div></div>"
+        f'<div class="item {esc(outcome)}"><h3>{esc(item.prompt)}</h3>'
+        f'<div class="muted">{badge(outcome)} {esc(verdict)} · {esc(report.b)} − {esc(report.a)} = {num(item.delta, "+.4g")}{esc(sample)}</div>'
+        f'<div class="sides">{"".join(sides)}</div></div>'
     )
 
 
@@ -208,20 +221,25 @@ def compare_page(report: CompareReport) -> str:
     cards = "".join(
         [
             _card(esc(percent(report.win_rate)), f"win rate of {report.b} (ties count half)"),
-            _card(esc(f"{percent(report.ci_low)} – {percent(report.ci_high)}"), "95% Wilson interval"),
+            _card(
+                esc(f"{percent(report.ci_low)} – {percent(report.ci_high)}"), "95% Wilson interval"
+            ),
             _card(esc(f"{report.wins} / {report.losses} / {report.ties}"), "wins / losses / ties"),
-            _card(esc(f"{num(report.mean_score_a)} → {num(report.mean_score_b)}"), f"mean score {report.a} → {report.b}"),
+            _card(
+                esc(f"{num(report.mean_score_a)} → {num(report.mean_score_b)}"),
+                f"mean score {report.a} → {report.b}",
+            ),
         ]
     )
     items = sorted(report.items, key=lambda i: (-abs(i.delta), i.prompt, i.sample))
     body = (
         f"<h1>{esc(report.b)} vs {esc(report.a)}</h1>\n"
-        f"<p class=\"meta\">compare run {report.run_id} · judge {esc(report.judge)} · {report.prompts} held-out prompts × "
+        f'<p class="meta">compare run {report.run_id} · judge {esc(report.judge)} · {report.prompts} held-out prompts × '
         f"{report.samples} sample{'s' if report.samples != 1 else ''} · {report.comparisons} comparisons · "
         f"{num(report.wall_seconds, '.1f')} s</p>\n"
-        f"<p><strong>{esc(verdict)}</strong></p>\n<div class=\"cards\">{cards}</div>\n"
+        f'<p><strong>{esc(verdict)}</strong></p>\n<div class="cards">{cards}</div>\n'
         f"{_split(report.wins, report.ties, report.losses)}"
-        f"<div class=\"muted\">{report.wins} wins · {report.ties} ties · {report.losses} losses for {esc(report.b)}</div>\n"
+        f'<div class="muted">{report.wins} wins · {report.ties} ties · {report.losses} losses for {esc(report.b)}</div>\n'
         f"{_interval(report)}\n"
         f"<h2>Answers, largest differences first</h2>\n"
         + "\n".join(_compare_item(report, item) for item in items)
@@ -237,19 +255,27 @@ def _rows_trained(rows: dict[str, int]) -> str:
 
 
 def _run_summary(detail: RunDetail) -> str:
-    run, summary = detail.run, detail.run.summary
+    run, outcome = detail.run, detail.run.outcome
     if run.error:
         return esc(run.error)
     if run.kind == "train":
-        return esc(f"{len(detail.steps)} steps, final loss {num(summary.get('final_loss'))}")
-    if run.kind == "mine":
-        return esc(f"{summary.get('pairs', 0)} pairs from {summary.get('prompts', 0)} prompts, judge {summary.get('judge', '?')}")
-    if run.kind == "compare" and "win_rate" in summary:
+        loss = outcome.final_loss if isinstance(outcome, PhaseOutcome) else None
+        return esc(f"{len(detail.steps)} steps, final loss {num(loss)}")
+    if isinstance(outcome, MineSummary):
         return esc(
-            f"{summary.get('b')} vs {summary.get('a')}: win rate {percent(float(summary['win_rate']))} "
-            f"({percent(float(summary.get('ci_low', 0)))} – {percent(float(summary.get('ci_high', 0)))})"
+            f"{outcome.pairs} pairs from {outcome.prompts} prompts, judge {outcome.judge or '?'}"
         )
-    return esc(", ".join(f"{k} {v}" for k, v in list(summary.items())[:4]) or "-")
+    if isinstance(outcome, CompareReport):
+        return esc(
+            f"{outcome.b} vs {outcome.a}: win rate {percent(outcome.win_rate)} "
+            f"({percent(outcome.ci_low)} – {percent(outcome.ci_high)})"
+        )
+    if isinstance(outcome, LoopSummary):
+        return esc(
+            f"{len(outcome.rounds)} round(s), current v{outcome.best_version:04d}; "
+            f"stopped: {outcome.stopped}"
+        )
+    return esc(", ".join(f"{k} {v}" for k, v in list(run.summary.items())[:4]) or "-")
 
 
 def _section_size(section: SectionReport) -> str:
@@ -264,17 +290,29 @@ def _provenance(provenance: dict[str, Any] | None) -> str:
         return "-"
     run_id = provenance.get("mined_run_id")
     return (
-        f"auto-mined by {esc(provenance.get('judge_name'))} in <a href=\"#mine-{esc(run_id)}\">run {esc(run_id)}</a> "
+        f'auto-mined by {esc(provenance.get("judge_name"))} in <a href="#mine-{esc(run_id)}">run {esc(run_id)}</a> '
         f"({num(provenance.get('judge_score_chosen'))} vs {num(provenance.get('judge_score_rejected'))})"
     )
 
 
 def _pairs_table(pairs: Sequence[MinedPairView]) -> str:
     rows = [
-        [esc(p.prompt), num(p.margin), num(p.score_chosen), num(p.score_rejected), text_block(p.chosen), text_block(p.rejected), esc(p.where)]
+        [
+            esc(p.prompt),
+            num(p.margin),
+            num(p.score_chosen),
+            num(p.score_rejected),
+            text_block(p.chosen),
+            text_block(p.rejected),
+            esc(p.where),
+        ]
         for p in sorted(pairs, key=lambda p: -(p.margin if p.margin is not None else -math.inf))
     ]
-    return table(["prompt", "margin", "chosen score", "rejected score", "chosen", "rejected", "where"], rows, numeric=(1, 2, 3))
+    return table(
+        ["prompt", "margin", "chosen score", "rejected score", "chosen", "rejected", "where"],
+        rows,
+        numeric=(1, 2, 3),
+    )
 
 
 def _figure(plots: dict[int, str], run_id: int, caption: str) -> str:
@@ -282,29 +320,37 @@ def _figure(plots: dict[int, str], run_id: int, caption: str) -> str:
     if href is None:
         return ""
     return (
-        f"<figure><a href=\"{esc(href)}\"><img src=\"{esc(href)}\" alt=\"{esc(caption)}\" loading=\"lazy\"></a>"
+        f'<figure><a href="{esc(href)}"><img src="{esc(href)}" alt="{esc(caption)}" loading="lazy"></a>'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
 
 def _mine_section(view: MineRunView, plots: dict[int, str]) -> str:
     run = view.detail.run
-    summary = run.summary
-    threshold = summary.get("threshold", run.config.get("threshold"))
-    skipped = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in view.skipped.items()) or "none"
+    facts = mine_facts(run)
+    skipped = (
+        ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in view.skipped.items())
+        or "none"
+    )
     parts = [
-        f"<h3 id=\"mine-{run.id}\">Mine run {run.id} {badge(run.status)}</h3>",
-        f"<p class=\"meta\">{esc(run.started_at)} · from {esc(f'v{run.version:04d}' if run.version else 'no version')} · "
-        f"judge {esc(summary.get('judge', run.config.get('judge', '?')))} · threshold {num(threshold)} · "
-        f"{esc(summary.get('prompts', '?'))} prompts · {len(view.pairs)} pairs · skipped: {esc(skipped)}</p>",
-        _figure(plots, run.id, f"run {run.id}: pair margins against the threshold, and skips by reason"),
+        f'<h3 id="mine-{run.id}">Mine run {run.id} {badge(run.status)}</h3>',
+        f'<p class="meta">{esc(run.started_at)} · from {esc(f"v{run.version:04d}" if run.version else "no version")} · '
+        f"judge {esc(facts.judge or '?')} · threshold {num(facts.threshold)} · "
+        f"{esc(facts.prompts if facts.prompts is not None else '?')} prompts · {len(view.pairs)} pairs · skipped: {esc(skipped)}</p>",
+        _figure(
+            plots, run.id, f"run {run.id}: pair margins against the threshold, and skips by reason"
+        ),
     ]
-    parts.append(_pairs_table(view.pairs) if view.pairs else "<p class=\"muted\">No pairs kept.</p>")
+    parts.append(_pairs_table(view.pairs) if view.pairs else '<p class="muted">No pairs kept.</p>')
     if view.skips:
-        rows = [[esc(s.prompt), esc(s.reason.replace("_", " ")), esc(s.detail or "-")] for s in view.skips]
+        rows = [
+            [esc(s.prompt), esc(s.reason.replace("_", " ")), esc(s.detail or "-")]
+            for s in view.skips
+        ]
         parts.append(
             f"<details><summary>{len(view.skips)} prompt{'s' if len(view.skips) != 1 else ''} skipped</summary>"
-            + table(["prompt", "reason", "detail"], rows) + "</details>"
+            + table(["prompt", "reason", "detail"], rows)
+            + "</details>"
         )
     return "\n".join(parts)
 
@@ -314,86 +360,208 @@ def history_page(history: History, plots: dict[int, str], *, notes: Sequence[str
     report = history.report
     name = Path(report.path).name
     store = report.store
-    head = [
+    body = [
         f"<h1>{esc(name)}</h1>",
-        f"<p class=\"meta\">dlm_id {esc(report.dlm_id or '(none yet)')} · base {esc(report.base_model)} · "
+        f'<p class="meta">dlm_id {esc(report.dlm_id or "(none yet)")} · base {esc(report.base_model)} · '
         f"{len(report.sections)} sections · store {esc(store.path if store else '(none yet)')}"
         + (f" · current {esc(store.current)}" if store and store.current else "")
         + "</p>",
+        *(f'<p class="muted">{esc(note)}</p>' for note in notes),
+        "<h2>Adapter versions</h2>",
+        _versions_part(store),
+        "<h2>Sections</h2>",
+        _sections_part(report),
+        "<h2>Runs</h2>",
+        _runs_part(history, plots),
+        "<h2>Preference mining</h2>",
+        *_mining_part(history, plots),
+        "<h2>Training curves</h2>",
+        *_curves_part(history, plots),
+        *_loops_part(history, plots),
     ]
-    head += [f"<p class=\"muted\">{esc(note)}</p>" for note in notes]
-    body = head
-    body.append("<h2>Adapter versions</h2>")
-    versions = store.versions if store else []
-    if versions:
-        rows = []
-        for v in versions:
-            mark = " (current)" if store and v.name == store.current else ""
-            run_link = f"<a href=\"#run-{v.metrics_run_id}\">{v.metrics_run_id}</a>" if v.metrics_run_id else "-"
-            parent = f"v{v.parent_version:04d}" if v.parent_version else "base"
-            rows.append([
-                f"<strong>{esc(v.name)}</strong>{esc(mark)}", esc(v.phase or "?"), esc(v.trainer or "?"), esc(parent),
-                num(v.steps), num(v.final_loss), _rows_trained(v.rows), num(v.mined_included), num(v.mined_excluded),
-                esc(v.finished_at or "-"), run_link,
-            ])
-        body.append(table(
-            ["version", "phase", "trainer", "parent", "steps", "final loss", "rows trained on", "mined in",
-             "mined left out", "finished", "run"],
-            rows, numeric=(4, 5, 7, 8),
-        ))
-    else:
-        body.append("<p class=\"muted\">No adapter versions yet: run <code>dlm train</code>.</p>")
-
-    body.append("<h2>Sections</h2>")
-    body.append(table(
-        ["#", "type", "section id", "records", "provenance"],
-        ([num(sec.index), esc(sec.type), f"<code>{esc(sec.section_id)}</code>", _section_size(sec), _provenance(sec.provenance)]
-         for sec in report.sections),
-        numeric=(0,),
-    ))
-
-    body.append("<h2>Runs</h2>")
-    if history.runs:
-        rows = []
-        for d in history.runs:
-            r = d.run
-            link = f"<a href=\"{esc(plots[r.id])}\">plot</a>" if r.id in plots else "-"
-            anchor = f"#mine-{r.id}" if r.kind == "mine" else f"#curves-{r.id}"
-            ident = f"<a id=\"run-{r.id}\" href=\"{anchor}\">{r.id}</a>" if r.id in plots or r.kind == "mine" else f"<a id=\"run-{r.id}\">{r.id}</a>"
-            rows.append([ident, esc(r.kind), esc(r.phase or "-"), badge(r.status), esc(f"v{r.version:04d}" if r.version else "-"),
-                         esc(r.started_at), _run_summary(d), link])
-        body.append(table(["run", "kind", "phase", "status", "version", "started", "summary", "picture"], rows))
-    else:
-        body.append("<p class=\"muted\">No runs recorded yet.</p>")
-
-    body.append("<h2>Preference mining</h2>")
-    if history.mine_runs:
-        body.extend(_mine_section(view, plots) for view in history.mine_runs)
-    else:
-        body.append("<p class=\"muted\">No mine runs yet: <code>dlm preference mine</code> samples and judges pairs.</p>")
-    if history.unrecorded_pairs:
-        body.append("<h3>Auto-mined pairs from runs this store did not record</h3>")
-        body.append(_pairs_table(history.unrecorded_pairs))
-    if store and store.staged_plans:
-        body.append("<h3>Staged plans</h3>")
-        body.append(table(
-            ["mine run", "created", "judge", "pairs", "complete"],
-            ([f"<a href=\"#mine-{p.run_id}\">{p.run_id}</a>", esc(p.created_at), esc(p.judge), num(p.pairs), esc("yes" if p.complete else "no (interrupted)")]
-             for p in store.staged_plans),
-            numeric=(3,),
-        ))
-
-    curves = [d for d in history.runs if d.run.kind == "train" and d.run.id in plots]
-    body.append("<h2>Training curves</h2>")
-    if curves:
-        for d in curves:
-            r = d.run
-            body.append(f"<h3 id=\"curves-{r.id}\">Run {r.id}: {esc(r.phase or 'train')} {badge(r.status)}</h3>")
-            body.append(_figure(plots, r.id, f"run {r.id}: loss and learning rate per step" + (
-                ", reward margin and accuracy" if r.phase == "preference" else "")))
-    else:
-        body.append("<p class=\"muted\">No training run recorded any steps yet.</p>")
     return page(f"{name}: history", "\n".join(body))
+
+
+def _versions_part(store: StoreReport | None) -> str:
+    versions = store.versions if store else []
+    if not versions:
+        return '<p class="muted">No adapter versions yet: run <code>dlm train</code>.</p>'
+    rows = []
+    for v in versions:
+        mark = " (current)" if store and v.name == store.current else ""
+        run_link = (
+            f'<a href="#run-{v.metrics_run_id}">{v.metrics_run_id}</a>' if v.metrics_run_id else "-"
+        )
+        parent = f"v{v.parent_version:04d}" if v.parent_version else "base"
+        rows.append(
+            [
+                f"<strong>{esc(v.name)}</strong>{esc(mark)}",
+                esc(v.phase or "?"),
+                esc(v.trainer or "?"),
+                esc(parent),
+                num(v.steps),
+                num(v.final_loss),
+                _rows_trained(v.rows),
+                num(v.mined_included),
+                num(v.mined_excluded),
+                esc(v.finished_at or "-"),
+                run_link,
+            ]
+        )
+    headers = [
+        "version",
+        "phase",
+        "trainer",
+        "parent",
+        "steps",
+        "final loss",
+        "rows trained on",
+        "mined in",
+        "mined left out",
+        "finished",
+        "run",
+    ]
+    return table(headers, rows, numeric=(4, 5, 7, 8))
+
+
+def _sections_part(report: ShowReport) -> str:
+    return table(
+        ["#", "type", "section id", "records", "provenance"],
+        (
+            [
+                num(sec.index),
+                esc(sec.type),
+                f"<code>{esc(sec.section_id)}</code>",
+                _section_size(sec),
+                _provenance(sec.provenance),
+            ]
+            for sec in report.sections
+        ),
+        numeric=(0,),
+    )
+
+
+def _runs_part(history: History, plots: dict[int, str]) -> str:
+    if not history.runs:
+        return '<p class="muted">No runs recorded yet.</p>'
+    rows = []
+    for d in history.runs:
+        r = d.run
+        link = f'<a href="{esc(plots[r.id])}">plot</a>' if r.id in plots else "-"
+        anchor = {"mine": f"#mine-{r.id}", "loop": f"#loop-{r.id}"}.get(r.kind, f"#curves-{r.id}")
+        ident = (
+            f'<a id="run-{r.id}" href="{anchor}">{r.id}</a>'
+            if r.id in plots or r.kind in ("mine", "loop")
+            else f'<a id="run-{r.id}">{r.id}</a>'
+        )
+        rows.append(
+            [
+                ident,
+                esc(r.kind),
+                esc(r.phase or "-"),
+                badge(r.status),
+                esc(f"v{r.version:04d}" if r.version else "-"),
+                esc(r.started_at),
+                _run_summary(d),
+                link,
+            ]
+        )
+    return table(
+        ["run", "kind", "phase", "status", "version", "started", "summary", "picture"], rows
+    )
+
+
+def _mining_part(history: History, plots: dict[int, str]) -> list[str]:
+    store = history.report.store
+    parts: list[str] = []
+    if history.mine_runs:
+        parts.extend(_mine_section(view, plots) for view in history.mine_runs)
+    else:
+        parts.append(
+            '<p class="muted">No mine runs yet: <code>dlm preference mine</code> samples and judges pairs.</p>'
+        )
+    if history.unrecorded_pairs:
+        parts.append("<h3>Auto-mined pairs from runs this store did not record</h3>")
+        parts.append(_pairs_table(history.unrecorded_pairs))
+    if store and store.staged_plans:
+        parts.append("<h3>Staged plans</h3>")
+        parts.append(
+            table(
+                ["mine run", "created", "judge", "pairs", "complete"],
+                (
+                    [
+                        f'<a href="#mine-{p.run_id}">{p.run_id}</a>',
+                        esc(p.created_at),
+                        esc(p.judge),
+                        num(p.pairs),
+                        esc("yes" if p.complete else "no (interrupted)"),
+                    ]
+                    for p in store.staged_plans
+                ),
+                numeric=(3,),
+            )
+        )
+    return parts
+
+
+def _curves_part(history: History, plots: dict[int, str]) -> list[str]:
+    curves = [d for d in history.runs if d.run.kind == "train" and d.run.id in plots]
+    if not curves:
+        return ['<p class="muted">No training run recorded any steps yet.</p>']
+    parts = []
+    for d in curves:
+        r = d.run
+        parts.append(
+            f'<h3 id="curves-{r.id}">Run {r.id}: {esc(r.phase or "train")} {badge(r.status)}</h3>'
+        )
+        parts.append(
+            _figure(
+                plots,
+                r.id,
+                f"run {r.id}: loss and learning rate per step"
+                + (", reward margin and accuracy" if r.phase == "preference" else ""),
+            )
+        )
+    return parts
+
+
+def _loops_part(history: History, plots: dict[int, str]) -> list[str]:
+    loops = [d for d in history.runs if d.run.kind == "loop"]
+    if not loops:
+        return []
+    parts = ["<h2>Loop rounds</h2>"]
+    for d in loops:
+        r, summary = d.run, d.run.outcome
+        parts.append(f'<h3 id="loop-{r.id}">Loop run {r.id} {badge(r.status)}</h3>')
+        if isinstance(summary, LoopSummary):
+            rows = [
+                [
+                    num(x.round),
+                    num(x.pairs),
+                    esc(f"v{x.version:04d}" if x.version else "-"),
+                    esc(f"v{x.parent:04d}"),
+                    esc(percent(x.verdict.win_rate) if x.verdict else "-"),
+                    esc(
+                        f"{percent(x.verdict.ci_low)} – {percent(x.verdict.ci_high)}"
+                        if x.verdict
+                        else "-"
+                    ),
+                    esc(
+                        f"{x.verdict.mean_words_parent:.0f} → {x.verdict.mean_words_new:.0f}"
+                        if x.verdict
+                        else "-"
+                    ),
+                ]
+                for x in summary.rounds
+            ]
+            headers = ["round", "pairs", "version", "parent", "win rate", "95% CI", "words"]
+            parts.append(table(headers, rows, numeric=(0, 1)))
+            parts.append(
+                f'<p class="muted">stopped: {esc(summary.stopped)} · current '
+                f"v{summary.best_version:04d}</p>"
+            )
+        parts.append(_figure(plots, r.id, f"run {r.id}: held-out win rate per round"))
+    return parts
 
 
 def files_folder(target: Path) -> Path:
@@ -402,7 +570,11 @@ def files_folder(target: Path) -> Path:
 
 
 def write_history_page(
-    report: ShowReport, store: Store | None, target: Path, *, say: Callable[[str], None] = lambda _m: None
+    report: ShowReport,
+    store: Store | None,
+    target: Path,
+    *,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> list[Path]:
     """Write ``dlm show --html``'s page and its plots; returns every file written.
 
@@ -427,6 +599,8 @@ def write_history_page(
                 path = folder / f"run-{run_id}.svg"
                 path.write_text(svg, encoding="utf-8")
                 written.append(path)
-                plots[run_id] = f"{quote(folder.name)}/{quote(path.name)}"  # relative: moves with the page
+                plots[run_id] = (
+                    f"{quote(folder.name)}/{quote(path.name)}"  # relative: moves with the page
+                )
     target.write_text(history_page(history, plots, notes=notes), encoding="utf-8")
     return [target, *written]

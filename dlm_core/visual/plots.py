@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dlm_core.metrics.report import RunDetail
+from dlm_core.metrics.report import RunDetail, mine_facts, trainer_of
+from dlm_core.outcomes import LoopSummary
 from dlm_core.visual import PlotError
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ COLOURS = {
     "below threshold": "#b0b0b0",
     "over max pairs": "#8c564b",
     "skips": "#d62728",
+    "win rate": "#1f77b4",
 }
 
 
@@ -89,7 +91,18 @@ class SkipPanel:
     counts: list[int]
 
 
-Panel = LinePanel | MarginPanel | SkipPanel
+@attrs.frozen
+class RoundsPanel:
+    """``dlm loop``: each round's held-out win rate over its parent, with its 95% interval."""
+
+    title: str
+    rounds: list[int]
+    win_rates: list[float]
+    ci_low: list[float]
+    ci_high: list[float]
+
+
+Panel = LinePanel | MarginPanel | SkipPanel | RoundsPanel
 
 
 @attrs.frozen
@@ -133,7 +146,7 @@ def describe_run(detail: RunDetail) -> str:
     """``run 3: preference (dpo), v0002, succeeded``: how a run is named in captions and pages."""
     run = detail.run
     if run.kind == "train":
-        phase, trainer = run.phase or "train", run.config.get("trainer")
+        phase, trainer = run.phase or "train", trainer_of(run)
         what = phase + (f" ({trainer})" if trainer and trainer != phase else "")
     else:
         what = run.kind
@@ -181,7 +194,7 @@ def _mining_panels(detail: RunDetail) -> list[Panel]:
         elif event.event == "skip":
             reason = event.reason or "unknown"
             skipped.setdefault(reason, []).append(_skip_margin(event.data, reason))
-    threshold: Any = run.summary.get("threshold", run.config.get("threshold"))
+    threshold = mine_facts(run).threshold
     panels: list[Panel] = []
     below = [m for m in skipped.get("below_threshold", []) if m is not None]
     over = [m for m in skipped.get("over_max_pairs", []) if m is not None]
@@ -192,12 +205,16 @@ def _mining_panels(detail: RunDetail) -> list[Panel]:
                 kept,
                 below,
                 over,
-                float(threshold) if _finite(threshold) else None,
+                threshold if _finite(threshold) else None,
             )
         )
     if skipped:
         reasons = sorted(skipped, key=lambda r: (-len(skipped[r]), r))
-        panels.append(SkipPanel(f"run {run.id} mine: prompts skipped", reasons, [len(skipped[r]) for r in reasons]))
+        panels.append(
+            SkipPanel(
+                f"run {run.id} mine: prompts skipped", reasons, [len(skipped[r]) for r in reasons]
+            )
+        )
     return panels
 
 
@@ -205,7 +222,11 @@ def nothing_to_plot(detail: RunDetail) -> str:
     """Why a run draws no picture, in the user's words."""
     run = detail.run
     if run.kind in ("train", "mine"):
-        what = f"run {run.id} ({run.phase or 'train'})" if run.kind == "train" else f"mine run {run.id}"
+        what = (
+            f"run {run.id} ({run.phase or 'train'})"
+            if run.kind == "train"
+            else f"mine run {run.id}"
+        )
         recorded = "training step" if run.kind == "train" else "mining event"
         if run.error:
             return f"{what} {run.status} before recording any {recorded} ({run.error}); nothing to plot"
@@ -213,7 +234,31 @@ def nothing_to_plot(detail: RunDetail) -> str:
         return f"{what} ({run.status}) recorded no {recorded}s{yet}; nothing to plot"
     if run.kind == "compare":
         return f"run {run.id} is a compare run; `dlm compare ... --html FILE` draws comparisons"
-    return f"run {run.id} is a {run.kind!r} run; only training and mining runs are plotted"
+    if run.kind == "loop":
+        return f"loop run {run.id} ({run.status}) finished no checked round; nothing to plot"
+    return f"run {run.id} is a {run.kind!r} run; only training, mining and loop runs are plotted"
+
+
+def _loop_panels(detail: RunDetail) -> list[Panel]:
+    summary = detail.run.outcome
+    if not isinstance(summary, LoopSummary):
+        return []
+    checked = [r for r in summary.rounds if r.verdict is not None]
+    if not checked:
+        return []
+    return [
+        RoundsPanel(
+            f"run {detail.run.id} loop: held-out win rate per round",
+            [r.round for r in checked],
+            [r.verdict.win_rate for r in checked if r.verdict],
+            [r.verdict.ci_low for r in checked if r.verdict],
+            [r.verdict.ci_high for r in checked if r.verdict],
+        )
+    ]
+
+
+PLOTTED = ("train", "mine", "loop")
+"""The run kinds that draw a figure."""
 
 
 def run_figure(detail: RunDetail) -> RunFigure | None:
@@ -223,14 +268,20 @@ def run_figure(detail: RunDetail) -> RunFigure | None:
         panels = _training_panels(detail)
     elif run.kind == "mine":
         panels = _mining_panels(detail)
+    elif run.kind == "loop":
+        panels = _loop_panels(detail)
     else:
         panels = []
     if not panels:
         return None
-    return RunFigure(run.id, run.kind, run.phase, run.status, run.version, describe_run(detail), panels)
+    return RunFigure(
+        run.id, run.kind, run.phase, run.status, run.version, describe_run(detail), panels
+    )
 
 
-def choose_figures(details: Sequence[RunDetail], *, run_id: int | None = None, phase: str | None = None) -> list[RunFigure]:
+def choose_figures(
+    details: Sequence[RunDetail], *, run_id: int | None = None, phase: str | None = None
+) -> list[RunFigure]:
     """The figures ``dlm metrics --plot`` draws.
 
     ``run_id``: that run. ``phase``: the latest training run of that phase
@@ -249,7 +300,9 @@ def choose_figures(details: Sequence[RunDetail], *, run_id: int | None = None, p
     latest: dict[tuple[str, str | None], RunFigure] = {}
     for detail in details:
         run = detail.run
-        if run.kind not in ("train", "mine") or (phase is not None and (run.kind, run.phase) != ("train", phase)):
+        if run.kind not in PLOTTED or (
+            phase is not None and (run.kind, run.phase) != ("train", phase)
+        ):
             continue
         figure = run_figure(detail)
         if figure is not None:
@@ -257,7 +310,9 @@ def choose_figures(details: Sequence[RunDetail], *, run_id: int | None = None, p
     if not latest:
         if phase is not None:
             raise PlotError(f"no {phase} training run recorded any steps; nothing to plot")
-        raise PlotError("no run recorded training steps or mining events yet; nothing to plot (run `dlm train` first)")
+        raise PlotError(
+            "no run recorded training steps or mining events yet; nothing to plot (run `dlm train` first)"
+        )
     return sorted(latest.values(), key=lambda f: f.run_id)
 
 
@@ -275,7 +330,9 @@ def _matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotError(f"plots need matplotlib, which is not installed; install it with `{INSTALL_HINT}`") from None
+        raise PlotError(
+            f"plots need matplotlib, which is not installed; install it with `{INSTALL_HINT}`"
+        ) from None
 
 
 def _draw(figures: Sequence[RunFigure]) -> Figure:
@@ -305,7 +362,14 @@ def _draw_panel(axes: Axes, panel: Panel) -> None:
     axes.grid(True, alpha=0.3)
     if isinstance(panel, LinePanel):
         marker = "o" if len(panel.steps) <= 30 else None
-        axes.plot(panel.steps, panel.values, color=COLOURS.get(panel.quantity), marker=marker, markersize=3, linewidth=1.5)
+        axes.plot(
+            panel.steps,
+            panel.values,
+            color=COLOURS.get(panel.quantity),
+            marker=marker,
+            markersize=3,
+            linewidth=1.5,
+        )
         axes.set_xlabel("step")
         axes.set_ylabel(panel.quantity)
         if panel.limits is not None:
@@ -313,6 +377,8 @@ def _draw_panel(axes: Axes, panel: Panel) -> None:
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     elif isinstance(panel, MarginPanel):
         _draw_margins(axes, panel)
+    elif isinstance(panel, RoundsPanel):
+        _draw_rounds(axes, panel)
     else:
         positions = list(range(len(panel.reasons)))
         axes.barh(positions, panel.counts, height=0.5, color=COLOURS["skips"])
@@ -321,7 +387,14 @@ def _draw_panel(axes: Axes, panel: Panel) -> None:
         axes.set_xlabel("prompts")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         for position, count in zip(positions, panel.counts, strict=True):
-            axes.annotate(str(count), (count, position), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            axes.annotate(
+                str(count),
+                (count, position),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
 
 
 def _draw_margins(axes: Axes, panel: MarginPanel) -> None:
@@ -329,7 +402,11 @@ def _draw_margins(axes: Axes, panel: MarginPanel) -> None:
 
     groups = [
         (values, name)
-        for values, name in ((panel.kept, "kept"), (panel.below_threshold, "below threshold"), (panel.over_max_pairs, "over max pairs"))
+        for values, name in (
+            (panel.kept, "kept"),
+            (panel.below_threshold, "below threshold"),
+            (panel.over_max_pairs, "over max pairs"),
+        )
         if values
     ]
     everything = [v for values, _ in groups for v in values]
@@ -348,12 +425,41 @@ def _draw_margins(axes: Axes, panel: MarginPanel) -> None:
         label=[f"{name} ({len(values)})" for values, name in groups],
     )
     if panel.threshold is not None:
-        axes.axvline(panel.threshold, color="#d62728", linestyle="--", linewidth=1.5, label=f"threshold {panel.threshold:.4g}")
+        axes.axvline(
+            panel.threshold,
+            color="#d62728",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"threshold {panel.threshold:.4g}",
+        )
     pad = (high - low) * 0.05
     axes.set_xlim(low - pad, high + pad)
     axes.set_xlabel("margin (chosen - rejected score)")
     axes.set_ylabel("pairs")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(fontsize=8)
+
+
+def _draw_rounds(axes: Axes, panel: RoundsPanel) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    below = [rate - low for rate, low in zip(panel.win_rates, panel.ci_low, strict=True)]
+    above = [high - rate for rate, high in zip(panel.win_rates, panel.ci_high, strict=True)]
+    axes.errorbar(
+        panel.rounds,
+        panel.win_rates,
+        yerr=[below, above],
+        color=COLOURS["win rate"],
+        marker="o",
+        capsize=4,
+        linewidth=1.5,
+        label="win rate over its parent (95% CI)",
+    )
+    axes.axhline(0.5, color="#b0b0b0", linestyle="--", linewidth=1, label="no better (50%)")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("round")
+    axes.set_ylabel("held-out win rate")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(fontsize=8)
 
 

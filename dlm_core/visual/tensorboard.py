@@ -29,7 +29,9 @@ class TensorBoardMissing(DlmError):
 def require_tensorboard() -> None:
     """Fail with the install command when the tensorboard package is missing."""
     if importlib.util.find_spec("tensorboard") is None:
-        raise TensorBoardMissing(f"--tensorboard needs the tensorboard package; install it with `{INSTALL_HINT}`")
+        raise TensorBoardMissing(
+            f"--tensorboard needs the tensorboard package; install it with `{INSTALL_HINT}`"
+        )
 
 
 def tensorboard_dir(store_root: Path, run_id: int) -> Path:
@@ -77,6 +79,9 @@ class TensorBoardSink:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
     ) -> None:
         self.close()

@@ -26,9 +26,14 @@ def test_on_this_cpu_weights_are_float32_and_the_base_is_not_fetched_yet(dlm_hom
     assert report["libraries"]["torch"] and report["plugins"]["failed"] == 0
 
 
-def test_the_document_sets_precision_and_batch(tmp_path: Path, dlm_home: Path, tiny_base: Path) -> None:
+def test_the_document_sets_precision_and_batch(
+    tmp_path: Path, dlm_home: Path, tiny_base: Path
+) -> None:
     path = tmp_path / "doc.dlm"
-    path.write_text(f"---\nbase_model: hf:{tiny_base}\ntraining: {{precision: fp32, micro_batch_size: 2}}\n---\nprose\n", encoding="utf-8")
+    path.write_text(
+        f"---\nbase_model: hf:{tiny_base}\ntraining: {{precision: fp32, micro_batch_size: 2}}\n---\nprose\n",
+        encoding="utf-8",
+    )
     report = doctor(dlm_home, str(path))
     assert report["device"]["generation_dtype"] == "float32"
     assert report["sft_micro_batch"] == 2

@@ -30,10 +30,11 @@ from dlm_core.document.io import read_document
 from dlm_core.evaluation.compare import CompareOptions, CompareReport, compare_versions
 from dlm_core.mining.run import MineOptions, MineOutcome, mine_document
 from dlm_core.plugins import JudgeSpec, PluginHost, SamplerSpec
-from dlm_core.protocols import StepLog, TrainJob, TrainResult
+from dlm_core.protocols import Sample, StepLog, TrainJob, TrainResult, is_truncated
 from dlm_core.store.store import Store
 from dlm_core.testing import LoopTrainer, loop_trainer_plugin, tiny_document_text
 from dlm_core.training.phases import PhaseOutcome, TrainOptions, train_document
+from dlm_core.workspace import Workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -74,12 +75,27 @@ Which <tag> & "quote" survive?
 
 # What the scripted sampler answers while mining v0001 (the judge prefers shorter answers).
 MINING_CANDIDATES = {
-    "How should release notes read?": ["Release notes should be long, thorough, and full of adjectives.", "Short."],
-    "What goes first?": ["Breaking changes.", "Breaking changes, then features, then fixes, then thanks to everyone."],
+    "How should release notes read?": [
+        "Release notes should be long, thorough, and full of adjectives.",
+        "Short.",
+    ],
+    "What goes first?": [
+        "Breaking changes.",
+        "Breaking changes, then features, then fixes, then thanks to everyone.",
+    ],
     "Who reads them?": ["Everyone.", "Everyone.", " Everyone. "],  # one distinct answer: no variety
-    "When are they written?": ["Short, factual notes for every release.", "Short, factual notes for every release!"],
-    "How long is a note?": ["One line.", "Two line."],  # equal length: margin 0, below the threshold
-    'Is <b>bold</b> & "quoted" text fine?': ["ok", "<script>alert('x')</script> & a long answer that loses clearly"],
+    "When are they written?": [
+        "Short, factual notes for every release.",
+        "Short, factual notes for every release!",
+    ],
+    "How long is a note?": [
+        "One line.",
+        "Two line.",
+    ],  # equal length: margin 0, below the threshold
+    'Is <b>bold</b> & "quoted" text fine?': [
+        "ok",
+        "<script>alert('x')</script> & a long answer that loses clearly",
+    ],
 }
 
 # Held-out answers: v0002 is terse, v0001 verbose, except one prompt where v0001 wins and one tie.
@@ -88,8 +104,11 @@ HELD_OUT_ANSWERS = {
         "The --legacy flag, which nobody used any more, has been removed; see https://example.com/changelog.",
         "Removed --legacy.",
     ),
-    "How long is an intro?": ("Two lines.", "Two sentences, at most, unless the release is a big one."),
-    'Which <tag> & "quote" survive?': ("<tag> & \"quote\"", "<tag> & 'quote'"),
+    "How long is an intro?": (
+        "Two lines.",
+        "Two sentences, at most, unless the release is a big one.",
+    ),
+    'Which <tag> & "quote" survive?': ('<tag> & "quote"', "<tag> & 'quote'"),
 }
 
 
@@ -98,7 +117,6 @@ class LoopSampler:
 
     def __init__(self, adapter: Path | None) -> None:
         self.adapter = adapter
-        self.generated_tokens = 0
 
     def sample(self, prompts, n, *, temperature, top_p, max_new_tokens, seed):  # type: ignore[no-untyped-def]
         out = []
@@ -107,8 +125,12 @@ class LoopSampler:
                 side = 1 if self.adapter is not None and self.adapter.name == "v0002" else 0
                 out.append([HELD_OUT_ANSWERS[prompt][side]] * n)
             else:
-                out.append(list(MINING_CANDIDATES.get(prompt, ["same"] * n))[:n])
-        self.generated_tokens = sum(len(c.split()) for cands in out for c in cands)
+                out.append(
+                    [
+                        Sample(c, truncated=is_truncated(c), tokens=len(c.split()))
+                        for c in list(MINING_CANDIDATES.get(prompt, ["same"] * n))[:n]
+                    ]
+                )
         return out
 
 
@@ -166,7 +188,9 @@ def loop_host(trainer: LoopTrainer | None = None) -> PluginHost:
         return [JudgeSpec(name="terse", factory=lambda ctx, arg: TerseJudge())]
 
     host = PluginHost.with_builtins()
-    host.register(types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-visual")
+    host.register(
+        types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-visual"
+    )
     host.register(loop_trainer_plugin(trainer or RewardLoggingTrainer()), "test-loop-trainer")
     return host
 
@@ -192,7 +216,12 @@ class Loop:
 
     @property
     def run_ids(self) -> list[int]:
-        return [self.sft.metrics_run_id, self.mine.run_id, self.preference.metrics_run_id, self.compare.run_id]
+        return [
+            self.sft.metrics_run_id,
+            self.mine.run_id,
+            self.preference.metrics_run_id,
+            self.compare.run_id,
+        ]
 
 
 def quiet(_message: str) -> None:
@@ -207,19 +236,27 @@ def loop(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Loop:
     document = root / "notes.dlm"
     document.write_text(tiny_document_text(tiny_base) + MORE_PROMPTS + HELD_OUT, encoding="utf-8")
     host = loop_host()
-    (sft,) = train_document(document, TrainOptions(phase="sft", max_steps=6, progress=False), home=home, host=host, say=quiet)
-    mined = mine_document(
+    (sft,) = train_document(
+        Workspace(home, host, say=quiet),
         document,
-        MineOptions(sampler="loop", judge="terse", samples=3, max_pairs=2, apply=True, progress=False),
-        home=home,
-        host=host,
-        say=quiet,
+        TrainOptions(phase="sft", max_steps=6, progress=False),
+    )
+    mined = mine_document(
+        Workspace(home, host, say=quiet),
+        document,
+        MineOptions(
+            sampler="loop", judge="terse", samples=3, max_pairs=2, apply=True, progress=False
+        ),
     )
     (preference,) = train_document(
-        document, TrainOptions(phase="preference", max_steps=5, progress=False), home=home, host=host, say=quiet
+        Workspace(home, host, say=quiet),
+        document,
+        TrainOptions(phase="preference", max_steps=5, progress=False),
     )
     compared = compare_versions(
-        document, CompareOptions(a="1", b="2", sampler="loop", judge="terse"), home=home, host=host, say=quiet
+        Workspace(home, host, say=quiet),
+        document,
+        CompareOptions(a="1", b="2", sampler="loop", judge="terse"),
     )
     dlm_id = read_document(document).dlm_id
     assert dlm_id is not None
@@ -256,8 +293,31 @@ def chromium() -> str:
 # -- reading pages back ---------------------------------------------------------
 
 #: Attributes through which a page could make the browser fetch something.
-FETCHING_ATTRIBUTES = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background", "xlink:href", "ping"}
-FETCHING_TAGS = {"script", "link", "iframe", "frame", "object", "embed", "base", "audio", "video", "source", "track"}
+FETCHING_ATTRIBUTES = {
+    "src",
+    "href",
+    "srcset",
+    "action",
+    "formaction",
+    "poster",
+    "data",
+    "background",
+    "xlink:href",
+    "ping",
+}
+FETCHING_TAGS = {
+    "script",
+    "link",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "base",
+    "audio",
+    "video",
+    "source",
+    "track",
+}
 
 
 class _PageParser(HTMLParser):
@@ -296,15 +356,27 @@ class ParsedPage:
 
     def references(self) -> list[str]:
         """Every URL the page itself could load or link to (attribute values and CSS url()/@import)."""
-        found = [v for _tag, attributes in self.tags for k, v in attributes.items() if k in FETCHING_ATTRIBUTES]
-        found += re.findall(r"url\(\s*['\"]?([^'\")]*)", self.style) + re.findall(r"@import\s+['\"]?([^'\";\s]+)", self.style)
+        found = [
+            v
+            for _tag, attributes in self.tags
+            for k, v in attributes.items()
+            if k in FETCHING_ATTRIBUTES
+        ]
+        found += re.findall(r"url\(\s*['\"]?([^'\")]*)", self.style) + re.findall(
+            r"@import\s+['\"]?([^'\";\s]+)", self.style
+        )
         for _tag, attributes in self.tags:
             found += re.findall(r"url\(\s*['\"]?([^'\")]*)", attributes.get("style", ""))
         return found
 
     def network_references(self) -> list[str]:
         """References that would reach the network: a scheme other than a fragment, a relative path or data:."""
-        bad = [r for r in self.references() if re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//)", r) and not r.strip().startswith("data:")]
+        bad = [
+            r
+            for r in self.references()
+            if re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//)", r)
+            and not r.strip().startswith("data:")
+        ]
         bad += [f"<{tag}>" for tag, _ in self.tags if tag in FETCHING_TAGS]
         markup = " ".join(" ".join(a.values()) for _t, a in self.tags) + self.style
         bad += re.findall(r"https?://\S+", markup)  # no URL at all outside plain text
@@ -352,7 +424,9 @@ def page_requests(netlog: Path) -> list[str]:
         params = event.get("params") or {}
         if names.get(event["type"]) != "URL_REQUEST_START_JOB":
             continue
-        from_page = "file://" in str(params.get("network_isolation_key", "")) or params.get("initiator") in ("null", "file://")
+        from_page = "file://" in str(params.get("network_isolation_key", "")) or params.get(
+            "initiator"
+        ) in ("null", "file://")
         url = str(params.get("url", ""))
         if from_page and not url.startswith(("file:", "data:")):
             urls.append(url)
@@ -364,12 +438,24 @@ def visit_page(chromium: str, page: Path, workdir: Path) -> BrowserVisit:
     workdir.mkdir(parents=True, exist_ok=True)
     screenshot, netlog = workdir / f"{page.stem}.png", workdir / f"{page.stem}.netlog.json"
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
         # Nothing resolves, so even a page that tried could not reach the network; the net log still records the try.
         "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={workdir / 'profile'}", f"--log-net-log={netlog}",
-        f"--screenshot={screenshot}", "--dump-dom", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.resolve().as_uri(),
+        f"--user-data-dir={workdir / 'profile'}",
+        f"--log-net-log={netlog}",
+        f"--screenshot={screenshot}",
+        "--dump-dom",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        page.resolve().as_uri(),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, f"chromium exited {result.returncode}: {result.stderr[-2000:]}"

@@ -27,11 +27,23 @@ def _pages(loop, folder: Path) -> dict[str, tuple[Path, list[str]]]:  # type: ig
     compare = folder / "compare.html"
     compare.write_text(compare_page(loop.compare), encoding="utf-8")
     history = folder / "history.html"
-    write_history_page(show_report(loop.document, read_document(loop.document), loop.store), loop.store, history)
+    write_history_page(
+        show_report(loop.document, read_document(loop.document), loop.store), loop.store, history
+    )
     return {
         "metrics": (metrics, [f.caption for f in figures]),
-        "compare": (compare, [f"compare run {loop.compare.run_id}", *(i.prompt for i in loop.compare.items)]),
-        "history": (history, [f"Mine run {loop.mine.run_id}", "v0002 (current)", *(p.prompt for p in loop.mine.pairs)]),
+        "compare": (
+            compare,
+            [f"compare run {loop.compare.run_id}", *(i.prompt for i in loop.compare.items)],
+        ),
+        "history": (
+            history,
+            [
+                f"Mine run {loop.mine.run_id}",
+                "v0002 (current)",
+                *(p.prompt for p in loop.mine.mined_pairs),
+            ],
+        ),
     }
 
 
@@ -64,7 +76,9 @@ def test_the_page_renders_in_a_real_browser_and_fetches_nothing(  # type: ignore
 
 def test_the_network_check_notices_a_page_that_fetches(tmp_path: Path, browse, read_page) -> None:  # type: ignore[no-untyped-def]
     page = tmp_path / "leaky.html"
-    page.write_text('<!DOCTYPE html><p>Hello</p><img src="https://example.invalid/pixel.png">', encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><p>Hello</p><img src="https://example.invalid/pixel.png">', encoding="utf-8"
+    )
     visit = browse(page)
     assert visit.requests == ["https://example.invalid/pixel.png"]
     assert read_page(page.read_text(encoding="utf-8")).network_references()

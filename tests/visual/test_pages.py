@@ -19,7 +19,9 @@ from dlm_core.visual.pages import compare_page, files_folder, write_history_page
 
 
 def dlm(home: Path, *args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--home", str(home), *[str(a) for a in args]], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), *[str(a) for a in args]], catch_exceptions=False
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -49,7 +51,9 @@ def test_the_compare_page_holds_the_summary_and_every_prompt(loop, read_page) ->
 def test_the_largest_differences_come_first(loop, read_page) -> None:  # type: ignore[no-untyped-def]
     page = read_page(compare_page(loop.compare))
     headings = [p for p in (" ".join(i.prompt.split()) for i in loop.compare.items)]
-    by_size = [" ".join(i.prompt.split()) for i in sorted(loop.compare.items, key=lambda i: -abs(i.delta))]
+    by_size = [
+        " ".join(i.prompt.split()) for i in sorted(loop.compare.items, key=lambda i: -abs(i.delta))
+    ]
     positions = {h: page.text.index(h) for h in headings}
     assert sorted(headings, key=positions.__getitem__) == by_size
     assert by_size[-1] == 'Which <tag> & "quote" survive?'  # the tie: no difference at all
@@ -65,18 +69,46 @@ def test_every_text_is_escaped_and_nothing_is_fetched(loop, read_page) -> None: 
 
 def test_dlm_compare_html_writes_the_page(loop_cli, tmp_path: Path, read_page) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "compare.html"
-    code, out, err = dlm(loop_cli.home, "compare", loop_cli.document, "--a", "1", "--b", "2",
-                         "--sampler", "loop", "--judge", "terse", "--html", target)
+    code, out, err = dlm(
+        loop_cli.home,
+        "compare",
+        loop_cli.document,
+        "--a",
+        "1",
+        "--b",
+        "2",
+        "--sampler",
+        "loop",
+        "--judge",
+        "terse",
+        "--html",
+        target,
+    )
     assert code == 0, err
     assert f"wrote {target}" in err and "win rate of v0002" in out
     page = read_page(target.read_text(encoding="utf-8"))
     assert "v0002 vs v0001" in page.text and "Removed --legacy." in page.text
 
 
-def test_dlm_compare_html_into_a_missing_folder_fails_before_comparing(loop_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dlm_compare_html_into_a_missing_folder_fails_before_comparing(
+    loop_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "nowhere" / "compare.html"
-    code, _out, err = dlm(loop_cli.home, "compare", loop_cli.document, "--a", "1", "--b", "2",
-                          "--sampler", "loop", "--judge", "terse", "--html", target)
+    code, _out, err = dlm(
+        loop_cli.home,
+        "compare",
+        loop_cli.document,
+        "--a",
+        "1",
+        "--b",
+        "2",
+        "--sampler",
+        "loop",
+        "--judge",
+        "terse",
+        "--html",
+        target,
+    )
     assert code == 1
     assert err.strip() == f"error: cannot write {target}: the folder {target.parent} does not exist"
 
@@ -94,21 +126,32 @@ def test_the_history_joins_each_mined_pair_with_its_texts(loop) -> None:  # type
     assert mine.run_id == loop.mine.run_id
     assert mine.skipped == loop.mine.skipped
     assert {(p.prompt, p.chosen, p.rejected, p.where) for p in mine.pairs} == {
-        (p.prompt, p.chosen, p.rejected, IN_DOCUMENT) for p in loop.mine.pairs
+        (p.prompt, p.chosen, p.rejected, IN_DOCUMENT) for p in loop.mine.mined_pairs
     }
     assert history.unrecorded_pairs == []
 
 
-def test_the_history_page_shows_versions_runs_and_mined_pairs(loop, tmp_path: Path, read_page) -> None:  # type: ignore[no-untyped-def]
+def test_the_history_page_shows_versions_runs_and_mined_pairs(
+    loop, tmp_path: Path, read_page
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "history.html"
     written = write_history_page(_report(loop), loop.store, target)
     page = read_page(target.read_text(encoding="utf-8"))
     for run_id in loop.run_ids:
         assert any(a.get("id") == f"run-{run_id}" for a in page.elements("a"))
-    for text in ("v0001", "v0002 (current)", "instruction 6, prose 1", "preference 2", "dpo",
-                 f"Mine run {loop.mine.run_id}", "below threshold 1", "too similar 1", "insufficient variety 1"):
+    for text in (
+        "v0001",
+        "v0002 (current)",
+        "instruction 6, prose 1",
+        "preference 2",
+        "dpo",
+        f"Mine run {loop.mine.run_id}",
+        "below threshold 1",
+        "too similar 1",
+        "insufficient variety 1",
+    ):
         assert text in page.text, text
-    for pair in loop.mine.pairs:
+    for pair in loop.mine.mined_pairs:
         for text in (pair.prompt, pair.chosen, pair.rejected):
             assert " ".join(text.split()) in page.text
     assert "<script>" not in target.read_text(encoding="utf-8")
@@ -116,14 +159,19 @@ def test_the_history_page_shows_versions_runs_and_mined_pairs(loop, tmp_path: Pa
     folder = files_folder(target)
     assert written == [target, *(folder / f"run-{i}.svg" for i in loop.run_ids[:3])]
     images = [img["src"] for img in page.elements("img")]
-    assert images == [f"history-files/run-{loop.mine.run_id}.svg", f"history-files/run-{loop.sft.metrics_run_id}.svg",
-                      f"history-files/run-{loop.preference.metrics_run_id}.svg"]
+    assert images == [
+        f"history-files/run-{loop.mine.run_id}.svg",
+        f"history-files/run-{loop.sft.metrics_run_id}.svg",
+        f"history-files/run-{loop.preference.metrics_run_id}.svg",
+    ]
     for path in written[1:]:
         assert ET.parse(path).getroot().tag == "{http://www.w3.org/2000/svg}svg"
     assert page.network_references() == []
 
 
-def test_the_history_page_works_after_moving_it_with_its_files(loop, tmp_path: Path, read_page) -> None:  # type: ignore[no-untyped-def]
+def test_the_history_page_works_after_moving_it_with_its_files(
+    loop, tmp_path: Path, read_page
+) -> None:  # type: ignore[no-untyped-def]
     first = tmp_path / "a" / "my history.html"
     first.parent.mkdir()
     write_history_page(_report(loop), loop.store, first)
@@ -141,10 +189,12 @@ def test_the_history_page_works_after_moving_it_with_its_files(loop, tmp_path: P
 def test_a_pair_reverted_from_the_document_is_still_in_its_mine_run(loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     copy = tmp_path / "reverted.dlm"
     text = loop.document.read_text(encoding="utf-8")
-    copy.write_text(text[: text.index("::preference::")], encoding="utf-8")  # the mined sections come last
+    copy.write_text(
+        text[: text.index("::preference::")], encoding="utf-8"
+    )  # the mined sections come last
     report = show_report(copy, read_document(copy), loop.store)
     (mine,) = document_history(report, loop.store).mine_runs
-    assert {p.where for p in mine.pairs} == {GONE} and len(mine.pairs) == len(loop.mine.pairs)
+    assert {p.where for p in mine.pairs} == {GONE} and len(mine.pairs) == len(loop.mine.mined_pairs)
     assert all(p.chosen is None and p.margin is not None for p in mine.pairs)
 
 
@@ -157,7 +207,9 @@ def test_dlm_show_html_writes_the_page_and_its_plots(loop, tmp_path: Path, read_
     assert len(read_page(target.read_text(encoding="utf-8")).elements("img")) == 3
 
 
-def test_without_matplotlib_the_history_page_is_written_without_plots(loop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_page) -> None:  # type: ignore[no-untyped-def]
+def test_without_matplotlib_the_history_page_is_written_without_plots(
+    loop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_page
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     notes: list[str] = []
     target = tmp_path / "history.html"
@@ -168,7 +220,9 @@ def test_without_matplotlib_the_history_page_is_written_without_plots(loop, tmp_
     assert not files_folder(target).exists()
 
 
-def test_an_untrained_document_still_gets_a_page(tiny_doc: Path, dlm_home: Path, tmp_path: Path, read_page) -> None:
+def test_an_untrained_document_still_gets_a_page(
+    tiny_doc: Path, dlm_home: Path, tmp_path: Path, read_page
+) -> None:
     target = tmp_path / "fresh.html"
     code, _out, err = dlm(dlm_home, "show", tiny_doc, "--html", target)
     assert code == 0, err

@@ -24,11 +24,19 @@ print(json.dumps(sorted(m for m in {optional!r} if m in sys.modules)))
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["metrics", "--help"], ["show", "--help"], ["compare", "--help"], ["train", "--help"]],
+    [
+        ["--help"],
+        ["metrics", "--help"],
+        ["show", "--help"],
+        ["compare", "--help"],
+        ["train", "--help"],
+    ],
 )
 def test_help_imports_no_plotting_library(args: list[str], tmp_path: Path) -> None:
     code = LOADED_AFTER.format(args=args, optional=OPTIONAL)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
@@ -39,6 +47,8 @@ def test_importing_the_visual_package_loads_no_plotting_library(tmp_path: Path) 
         "import dlm_core.visual.plots, dlm_core.visual.pages, dlm_core.visual.tensorboard, dlm_core.visual.history\n"
         f"print(json.dumps(sorted(m for m in {OPTIONAL!r} if m in sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

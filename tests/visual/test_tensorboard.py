@@ -46,7 +46,10 @@ def _require(present: bool, reason: str) -> None:
 
 @pytest.fixture
 def tensorboard_installed() -> None:
-    _require(importlib.util.find_spec("tensorboard") is not None, "tensorboard is not installed (pip install tensorboard)")
+    _require(
+        importlib.util.find_spec("tensorboard") is not None,
+        "tensorboard is not installed (pip install tensorboard)",
+    )
 
 
 @pytest.fixture
@@ -62,38 +65,67 @@ def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
     events = EventAccumulator(str(log_dir))
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+    }
 
 
 def dlm(home: Path, *args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--home", str(home), *[str(a) for a in args]], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), *[str(a) for a in args]], catch_exceptions=False
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_each_step_becomes_scalars_with_the_trainers_extra_metrics(tensorboard_installed: None, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_step_becomes_scalars_with_the_trainers_extra_metrics(
+    tensorboard_installed: None, loop, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     (detail,) = run_details(loop.store.metrics_path, run_id=loop.preference.metrics_run_id)
     with TensorBoardSink(tmp_path / "run") as sink:
         for s in detail.steps:
             sink(StepLog(s.step, s.loss, s.learning_rate, s.grad_norm, s.extra))
     written = scalars(tmp_path / "run")
-    assert set(written) == {"train/loss", "train/learning_rate", "train/grad_norm", "rewards/margins",
-                            "rewards/accuracies", "rewards/chosen", "rewards/rejected"}
+    assert set(written) == {
+        "train/loss",
+        "train/learning_rate",
+        "train/grad_norm",
+        "rewards/margins",
+        "rewards/accuracies",
+        "rewards/chosen",
+        "rewards/rejected",
+    }
     assert [step for step, _ in written["train/loss"]] == [s.step for s in detail.steps]
-    assert [v for _, v in written["train/loss"]] == pytest.approx([s.loss for s in detail.steps], rel=1e-6)
-    assert [v for _, v in written["rewards/margins"]] == pytest.approx([s.extra["rewards/margins"] for s in detail.steps], abs=1e-6)
+    assert [v for _, v in written["train/loss"]] == pytest.approx(
+        [s.loss for s in detail.steps], rel=1e-6
+    )
+    assert [v for _, v in written["rewards/margins"]] == pytest.approx(
+        [s.extra["rewards/margins"] for s in detail.steps], abs=1e-6
+    )
 
 
-def test_without_the_package_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_package_the_error_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "tensorboard", None)
-    with pytest.raises(TensorBoardMissing, match=r"^--tensorboard needs the tensorboard package; install it with `pip install tensorboard`$"):
+    with pytest.raises(
+        TensorBoardMissing,
+        match=r"^--tensorboard needs the tensorboard package; install it with `pip install tensorboard`$",
+    ):
         require_tensorboard()
 
 
 def test_dlm_train_tensorboard_writes_the_same_steps_under_the_store(
-    train_flag: None, tensorboard_installed: None, tiny_doc: Path, dlm_home: Path, visual_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+    train_flag: None,
+    tensorboard_installed: None,
+    tiny_doc: Path,
+    dlm_home: Path,
+    visual_host: PluginHost,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(App, "host", property(lambda _app: visual_host))
-    code, _out, err = dlm(dlm_home, "train", tiny_doc, "--phase", "sft", "--max-steps", "3", "--tensorboard")
+    code, _out, err = dlm(
+        dlm_home, "train", tiny_doc, "--phase", "sft", "--max-steps", "3", "--tensorboard"
+    )
     assert code == 0, err
     store = Store(dlm_home, read_document(tiny_doc).dlm_id)  # type: ignore[arg-type]
     with MetricsDB.open(store.metrics_path, readonly=True) as db:
@@ -107,7 +139,11 @@ def test_dlm_train_tensorboard_writes_the_same_steps_under_the_store(
 
 
 def test_dlm_train_tensorboard_without_the_package_fails_before_training(
-    train_flag: None, tiny_doc: Path, dlm_home: Path, visual_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+    train_flag: None,
+    tiny_doc: Path,
+    dlm_home: Path,
+    visual_host: PluginHost,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(App, "host", property(lambda _app: visual_host))
     monkeypatch.setitem(sys.modules, "tensorboard", None)
