@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -56,7 +57,9 @@ def gpu_ids(request: str) -> list[str]:
     import torch
 
     if not torch.cuda.is_available():
-        raise TrainingError("--gpus needs CUDA, and torch sees no CUDA device; use --num-processes on a CPU")
+        raise TrainingError(
+            "--gpus needs CUDA, and torch sees no CUDA device; use --num-processes on a CPU"
+        )
     visible = torch.cuda.device_count()
     text = request.strip().lower()
     if text == "all":
@@ -68,7 +71,9 @@ def gpu_ids(request: str) -> list[str]:
         return [str(i) for i in range(count)]
     ids = [part.strip() for part in text.split(",") if part.strip()]
     if not ids or any(not i.isdigit() or int(i) >= visible for i in ids):
-        raise TrainingError(f"--gpus {request}: expected all, a count, or ids below {visible} such as 0,1")
+        raise TrainingError(
+            f"--gpus {request}: expected all, a count, or ids below {visible} such as 0,1"
+        )
     return ids
 
 
@@ -78,7 +83,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch_command(spec_path: Path, num_processes: int, gpus: list[str] | None, config: Path | None) -> tuple[list[str], dict[str, str]]:
+def launch_command(
+    spec_path: Path, num_processes: int, gpus: list[str] | None, config: Path | None
+) -> tuple[list[str], dict[str, str]]:
     """The ``accelerate launch`` command line and environment for the workers."""
     command = [sys.executable, "-m", "accelerate.commands.launch"]
     env = dict(os.environ)
@@ -89,11 +96,16 @@ def launch_command(spec_path: Path, num_processes: int, gpus: list[str] | None, 
         # processes form a gloo group on the CPU instead of claiming GPUs.
         command += [
             "--multi_gpu",
-            "--num_processes", str(num_processes),
-            "--num_machines", "1",
-            "--mixed_precision", "no",
-            "--dynamo_backend", "no",
-            "--main_process_port", str(_free_port()),
+            "--num_processes",
+            str(num_processes),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_free_port()),
         ]
         if gpus:
             command += ["--gpu_ids", ",".join(gpus)]
@@ -145,7 +157,9 @@ def run_workers(
             )
         result_path = Path(spec.result_path)
         if not result_path.exists():
-            raise TrainingError(f"the {count}-process {phase} run ended without a result from rank 0")
+            raise TrainingError(
+                f"the {count}-process {phase} run ended without a result from rank 0"
+            )
         return read_json(result_path, TrainResult)
 
 
@@ -156,24 +170,22 @@ def _pinned_start(store: Store, options: TrainOptions) -> int | None:
 
 
 def worker_main(spec_path: Path) -> None:
-    """One training process: rebuild the phase from the document and train it."""
-    from dlm_core.document.io import read_document
-    from dlm_core.metrics.db import MetricsDB
-    from dlm_core.models.registry import parse_base
-    from dlm_core.models.session import ModelSession
+    """One training process: rebuild the phase from the document and train it.
+
+    The coordinating ``dlm`` process holds the locks and the metrics run;
+    a worker reads the document without locking and only appends steps.
+    """
     from dlm_core.plugins import PluginHost
+    from dlm_core.workspace import Workspace
+
     spec = read_json(spec_path, WorkerSpec)
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    say: Callable[[str], None] = (lambda message: print(message, file=sys.stderr)) if rank == 0 else (lambda _m: None)
-    host = PluginHost.discover()
-    types = host.section_types()
-    path = Path(spec.document_path)
-    document = read_document(path, types)
-    frontmatter = document.frontmatter
-    assert frontmatter is not None and frontmatter.dlm_id is not None
-    store = Store(Path(spec.home), frontmatter.dlm_id)
+    say: Callable[[str], None] = (
+        (lambda message: print(message, file=sys.stderr)) if rank == 0 else (lambda _m: None)
+    )
+    workspace = Workspace(Path(spec.home), PluginHost.discover(), say=say)
     options = TrainOptions(
         phase=spec.phase,  # type: ignore[arg-type]
         include_mined=spec.include_mined,
@@ -182,22 +194,30 @@ def worker_main(spec_path: Path) -> None:
         device=spec.device,
         progress=spec.progress and rank == 0,
         start_version=spec.start_version,
+        num_processes=world,  # the auto rule counts steps over all processes, as the launcher did
     )
-    device = spec.device or f"cuda:{local_rank}"
-    session = ModelSession(
-        parse_base(frontmatter.base_model, relative_to=path.parent),
-        home=store.home,
-        device=device,
-        system_prompt=frontmatter.system_prompt,
-        precision=frontmatter.training.precision,
-        say=say,
-    )
-    prepared = prepare_phase(document, types, spec.phase, options, store, session)  # type: ignore[arg-type]
-    trainer = host.trainer(prepared.trainer_name, prepared.context(path, say))
-    if rank != 0:
-        job = prepared.job(Path(spec.output_dir), lambda _step: None, False, num_processes=world)
-        checked_train(trainer, job, prepared.trainer_name)
-        return
+    with workspace.open(Path(spec.document_path), lock=False) as run:
+        store = run.trained_store() if spec.phase == "preference" else run.store
+        assert store is not None
+        session = run.session(None, device=spec.device or f"cuda:{local_rank}")
+        prepared = prepare_phase(run.document, run.types, spec.phase, options, store, session)  # type: ignore[arg-type]
+        trainer = run.trainer(prepared.trainer_name, prepared.context(run.path, say))
+        if rank != 0:
+            job = prepared.job(
+                Path(spec.output_dir), lambda _step: None, False, num_processes=world
+            )
+            checked_train(trainer, job, prepared.trainer_name)
+            return
+        result = _train_rank_zero(spec, store, prepared, trainer, options.progress, world)
+    write_json(Path(spec.result_path), result)
+
+
+def _train_rank_zero(
+    spec: WorkerSpec, store: Store, prepared: Any, trainer: Any, progress: bool, world: int
+) -> TrainResult:
+    """Rank 0 reports each step into the coordinator's metrics run (and TensorBoard)."""
+    from dlm_core.metrics.db import MetricsDB
+
     sink = None
     if spec.tensorboard:
         from dlm_core.visual.tensorboard import TensorBoardSink, tensorboard_dir
@@ -206,17 +226,19 @@ def worker_main(spec_path: Path) -> None:
     with MetricsDB.open(store.metrics_path) as db:
 
         def on_step(step: StepLog) -> None:
-            db.log_steps(spec.run_id, [(step.step, step.loss, step.learning_rate, step.grad_norm, step.extra)])
+            db.log_steps(
+                spec.run_id,
+                [(step.step, step.loss, step.learning_rate, step.grad_norm, step.extra)],
+            )
             if sink is not None:
                 sink(step)
 
-        job = prepared.job(Path(spec.output_dir), on_step, options.progress, num_processes=world)
+        job = prepared.job(Path(spec.output_dir), on_step, progress, num_processes=world)
         try:
-            result = checked_train(trainer, job, prepared.trainer_name)
+            return checked_train(trainer, job, prepared.trainer_name)
         finally:
             if sink is not None:
                 sink.close()
-    write_json(Path(spec.result_path), result)
 
 
 if __name__ == "__main__":

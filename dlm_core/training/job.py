@@ -18,11 +18,18 @@ from dlm_core.document.frontmatter import Frontmatter
 from dlm_core.document.model import Document
 from dlm_core.document.types import SectionType
 from dlm_core.errors import DlmError, TrainingError
+from dlm_core.evaluation.heldout import HeldOutOptions
 from dlm_core.models.session import ModelSession
 from dlm_core.protocols import LoraSettings, StepLog, TrainJob, TrainResult, TrainSettings
 from dlm_core.store.store import AdapterVersion, Store
 from dlm_core.training import rows as rowsmod
-from dlm_core.training.settings import lora_settings, preference_settings, sft_settings
+from dlm_core.training.schedule import StepPlan
+from dlm_core.training.settings import (
+    lora_settings,
+    preference_settings,
+    sft_settings,
+    step_plan,
+)
 
 PhaseName = Literal["sft", "preference"]
 
@@ -43,6 +50,8 @@ class TrainOptions:
     num_processes: int = 1  # >1: launch that many training processes through Accelerate
     gpus: str | None = None  # CUDA devices for those processes: "all", a count, or "0,1"
     accelerate_config: Path | None = None  # an `accelerate config` file (FSDP, several machines...)
+    held_out: HeldOutOptions = attrs.Factory(HeldOutOptions)  # the check after a preference phase
+    continue_sft: bool = False  # --continue: SFT continues the current adapter instead of a new one
 
 
 def trainer_name(document: Document, phase: PhaseName) -> str:
@@ -55,6 +64,13 @@ def start_version(store: Store, options: TrainOptions) -> AdapterVersion | None:
     if options.start_version is not None:
         return store.version(options.start_version)
     return store.current()
+
+
+def _start(store: Store, options: TrainOptions, phase: PhaseName) -> AdapterVersion | None:
+    """The adapter a phase continues: preference always, SFT only with ``--continue``."""
+    if phase == "preference" or (phase == "sft" and options.continue_sft):
+        return start_version(store, options)
+    return None
 
 
 @attrs.frozen
@@ -72,6 +88,7 @@ class PreparedPhase:
     lora: LoraSettings
     rowset: rowsmod.RowSet
     seed: int
+    plan: StepPlan  # the passes and steps the settings make over these rows
 
     def context(self, path: Path, say: Callable[[str], None]) -> PluginContext:
         return PluginContext(
@@ -85,7 +102,13 @@ class PreparedPhase:
             session=self.session,
         )
 
-    def job(self, output_dir: Path, on_step: Callable[[StepLog], None], progress: bool, num_processes: int = 1) -> TrainJob:
+    def job(
+        self,
+        output_dir: Path,
+        on_step: Callable[[StepLog], None],
+        progress: bool,
+        num_processes: int = 1,
+    ) -> TrainJob:
         return TrainJob(
             phase=self.phase,
             method=self.trainer_name,
@@ -116,13 +139,23 @@ def prepare_phase(
     assert frontmatter is not None
     training = frontmatter.training
     if phase == "sft":
-        settings = sft_settings(training, max_steps=options.max_steps)
-        rowset = rowsmod.sft_rows(document, session.chat, types, sequence_len=settings.sequence_len)
+        rowset = rowsmod.sft_rows(document, session.chat, types, sequence_len=training.sequence_len)
     else:
-        settings = preference_settings(training, max_steps=options.max_steps)
-        rowset = rowsmod.preference_rows(document, session.chat, types, include_mined=options.include_mined)
+        rowset = rowsmod.preference_rows(
+            document, session.chat, types, include_mined=options.include_mined
+        )
     if rowset.size == 0:
         raise TrainingError(f"no {phase} rows to train on after tokenizing the document")
+    plan = step_plan(
+        training,
+        phase,
+        rows=rowset.size,
+        processes=options.num_processes,
+        max_steps=options.max_steps,
+    )
+    settings = (
+        sft_settings(training, plan) if phase == "sft" else preference_settings(training, plan)
+    )
     return PreparedPhase(
         phase=phase,
         trainer_name=trainer_name(document, phase),
@@ -130,11 +163,12 @@ def prepare_phase(
         session=session,
         home=store.home,
         device=options.device,
-        start=start_version(store, options) if phase == "preference" else None,
+        start=_start(store, options, phase),
         settings=settings,
         lora=lora_settings(training),
         rowset=rowset,
         seed=options.seed if options.seed is not None else training.seed,
+        plan=plan,
     )
 
 
@@ -149,5 +183,7 @@ def checked_train(trainer: object, job: TrainJob, name: str) -> TrainResult:
     if not (job.output_dir / "adapter_config.json").exists():
         raise TrainingError(f"the {name!r} trainer did not save an adapter in {job.output_dir}")
     if not isinstance(result, TrainResult):
-        raise TrainingError(f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult")
+        raise TrainingError(
+            f"the {name!r} trainer returned {type(result).__name__}, not a TrainResult"
+        )
     return result

@@ -119,10 +119,14 @@ def preference_rows(
                 )
             )
             counts[section.type] += 1
-    return RowSet(preference_rows=rows, rows=dict(counts), mined_included=included, mined_excluded=excluded)
+    return RowSet(
+        preference_rows=rows, rows=dict(counts), mined_included=included, mined_excluded=excluded
+    )
 
 
-def count_preference_records(document: Document, types: Mapping[str, SectionType], *, include_mined: bool) -> int:
+def count_preference_records(
+    document: Document, types: Mapping[str, SectionType], *, include_mined: bool
+) -> int:
     """How many preference records the phase would get, without tokenizing."""
     total = 0
     for section in document.sections:
@@ -132,4 +136,6 @@ def count_preference_records(document: Document, types: Mapping[str, SectionType
 
 
 def count_sft_examples(document: Document, types: Mapping[str, SectionType]) -> int:
-    return sum(len(types[s.type].examples(s)) for s in document.sections if types[s.type].phase == "sft")
+    return sum(
+        len(types[s.type].examples(s)) for s in document.sections if types[s.type].phase == "sft"
+    )

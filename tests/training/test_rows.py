@@ -20,7 +20,9 @@ def chat_format(tiny_base: Path, system: str | None = "You are concise.") -> Cha
 
 def test_instruction_rows_carry_loss_on_exactly_the_answer_tokens(tiny_base: Path) -> None:
     chat = chat_format(tiny_base)
-    doc = Document(sections=(Section.instruction([("How should notes read?", "Short and factual.")]),))
+    doc = Document(
+        sections=(Section.instruction([("How should notes read?", "Short and factual.")]),)
+    )
     rowset = sft_rows(doc, chat, BUILTIN_TYPES, sequence_len=1024)
     (row,) = rowset.lm_rows
     answer = [t for t, m in zip(row.input_ids, row.loss_mask, strict=True) if m]

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dlm_core import hookimpl
-from dlm_core.plugins import TrainerSpec
+from dlm_core.api import TrainerSpec, hookimpl
 
 if TYPE_CHECKING:
-    from dlm_core.context import PluginContext
-    from dlm_core.protocols import Trainer
+    from dlm_core.api import PluginContext, Trainer
 
 __version__ = "0.1.0"
 

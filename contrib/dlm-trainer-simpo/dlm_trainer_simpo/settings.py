@@ -14,8 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import TrainSettings
+from dlm_core.api import TrainingError, TrainSettings
 
 OPTIONS = "training.preference.options"
 DEFAULT_GAMMA_BETA_RATIO = 0.5
@@ -56,7 +55,9 @@ def simpo_settings(settings: TrainSettings) -> SimpoSettings:
     else:
         ratio = _non_negative(options, "gamma_beta_ratio", DEFAULT_GAMMA_BETA_RATIO)
         gamma = ratio * beta
-    return SimpoSettings(beta=beta, gamma=gamma, sft_weight=_non_negative(options, "sft_weight", 0.0))
+    return SimpoSettings(
+        beta=beta, gamma=gamma, sft_weight=_non_negative(options, "sft_weight", 0.0)
+    )
 
 
 def _non_negative(options: dict[str, Any], key: str, default: float | None = None) -> float:

@@ -28,7 +28,15 @@ def pairs_for(session: ModelSession) -> list[PreferenceRow]:
     """The pairs as dlm's preference rows: exact token ids under the session's chat format."""
     chat = session.chat
     return [
-        PreferenceRow(chat.system_prompt, q, c, r, chat.prompt_ids(q), chat.answer_ids(q, c), chat.answer_ids(q, r))
+        PreferenceRow(
+            chat.system_prompt,
+            q,
+            c,
+            r,
+            chat.prompt_ids(q),
+            chat.answer_ids(q, c),
+            chat.answer_ids(q, r),
+        )
         for q, c, r in STYLE_PAIRS
     ]
 
@@ -42,8 +50,12 @@ def save_start_adapter(base_dir: Path, folder: Path, *, random_b: bool) -> Path:
     from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(base_dir)
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
-                        init_lora_weights=not random_b)
+    config = LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        init_lora_weights=not random_b,
+    )
     get_peft_model(base, config).save_pretrained(str(folder))
     return folder
 
@@ -112,8 +124,12 @@ def make_job(session: ModelSession, pairs: list[PreferenceRow], tmp_path: Path) 
         **settings: Any,
     ) -> TrainJob:
         defaults: dict[str, Any] = {
-            "learning_rate": 1e-3, "num_epochs": 1, "batch_size": 3, "sequence_len": 256,
-            "beta": 2.0, "options": {"gamma_beta_ratio": 0.5},
+            "learning_rate": 1e-3,
+            "num_epochs": 1,
+            "batch_size": 3,
+            "sequence_len": 256,
+            "beta": 2.0,
+            "options": {"gamma_beta_ratio": 0.5},
         }
         return TrainJob(
             phase="preference",

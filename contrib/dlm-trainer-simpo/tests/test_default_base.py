@@ -31,20 +31,33 @@ def normalised_margin(model: torch.nn.Module, pairs: list[PreferenceRow]) -> flo
     """Mean over pairs of per-token log p(chosen) minus per-token log p(rejected)."""
     model.eval()
     margins = [
-        mean_answer_logprob(model, p.prompt_ids, p.chosen_ids) - mean_answer_logprob(model, p.prompt_ids, p.rejected_ids)
+        mean_answer_logprob(model, p.prompt_ids, p.chosen_ids)
+        - mean_answer_logprob(model, p.prompt_ids, p.rejected_ids)
         for p in pairs
     ]
     return sum(margins) / len(margins)
 
 
 def test_simpo_raises_the_length_normalised_margin_of_terse_over_verbose(
-    make_job, default_session: ModelSession, default_pairs: list[PreferenceRow], default_start_adapter: Path
+    make_job,
+    default_session: ModelSession,
+    default_pairs: list[PreferenceRow],
+    default_start_adapter: Path,
 ) -> None:
     base = default_session.base_model
     before = normalised_margin(base, default_pairs)  # the start adapter is new: its LoRA B is zero
 
-    job = make_job("simpo", job_session=default_session, rows=default_pairs, start_adapter=default_start_adapter,
-                   learning_rate=1e-3, num_epochs=3, batch_size=6, beta=2.0, options={"gamma_beta_ratio": 0.5})
+    job = make_job(
+        "simpo",
+        job_session=default_session,
+        rows=default_pairs,
+        start_adapter=default_start_adapter,
+        learning_rate=1e-3,
+        num_epochs=3,
+        batch_size=6,
+        beta=2.0,
+        options={"gamma_beta_ratio": 0.5},
+    )
     result = SimpoTrainer().train(job)
 
     trained = PeftModel.from_pretrained(base, str(job.output_dir))

@@ -44,20 +44,26 @@ def test_the_plugin_registers_one_trainer_named_simpo(host: PluginHost) -> None:
     assert info.registers == {"trainer": ["simpo"]}
 
 
-def test_the_host_builds_the_simpo_trainer_by_name(host: PluginHost, context: PluginContext) -> None:
+def test_the_host_builds_the_simpo_trainer_by_name(
+    host: PluginHost, context: PluginContext
+) -> None:
     trainer = host.trainer("simpo", context)
     assert isinstance(trainer, Trainer)
     assert type(trainer).__name__ == "SimpoTrainer"
 
 
-def test_without_the_plugin_simpo_is_an_unknown_trainer(host: PluginHost, context: PluginContext) -> None:
+def test_without_the_plugin_simpo_is_an_unknown_trainer(
+    host: PluginHost, context: PluginContext
+) -> None:
     host.unregister("simpo-under-test")
     with pytest.raises(UnknownPluginName, match="unknown trainer 'simpo'"):
         host.trainer("simpo", context)
 
 
 def test_the_distribution_declares_its_dlm_entry_point() -> None:
-    project = tomllib.loads((DISTRIBUTION / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    project = tomllib.loads((DISTRIBUTION / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]
     assert project["name"] == "dlm-trainer-simpo"
     assert project["entry-points"]["dlm"] == {"trainer-simpo": "dlm_trainer_simpo"}
 

@@ -16,7 +16,9 @@ def settings(beta: float = 2.0, **options: Any) -> TrainSettings:
 
 
 def test_gamma_is_the_ratio_times_beta() -> None:
-    assert simpo_settings(settings(2.5, gamma_beta_ratio=0.4)) == SimpoSettings(beta=2.5, gamma=1.0, sft_weight=0.0)
+    assert simpo_settings(settings(2.5, gamma_beta_ratio=0.4)) == SimpoSettings(
+        beta=2.5, gamma=1.0, sft_weight=0.0
+    )
 
 
 def test_without_options_gamma_is_half_of_beta() -> None:
@@ -38,7 +40,10 @@ def test_a_number_yaml_left_as_text_is_read_as_a_number() -> None:
 
 @pytest.mark.parametrize("value", ["lots", True, None, [0.5], -0.5, float("nan"), "inf"])
 def test_a_bad_gamma_beta_ratio_names_the_option_and_what_it_must_be(value: Any) -> None:
-    with pytest.raises(TrainingError, match=r"training\.preference\.options\.gamma_beta_ratio must be a number of at least 0"):
+    with pytest.raises(
+        TrainingError,
+        match=r"training\.preference\.options\.gamma_beta_ratio must be a number of at least 0",
+    ):
         simpo_settings(settings(gamma_beta_ratio=value))
 
 
@@ -48,7 +53,10 @@ def test_gamma_and_its_ratio_together_are_refused() -> None:
 
 
 def test_an_unknown_option_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(TrainingError, match="'gama', which the simpo trainer does not read; it reads gamma_beta_ratio, gamma, sft_weight"):
+    with pytest.raises(
+        TrainingError,
+        match="'gama', which the simpo trainer does not read; it reads gamma_beta_ratio, gamma, sft_weight",
+    ):
         simpo_settings(settings(gama=1.0))
 
 

@@ -23,9 +23,12 @@ from dlm_core.plugins import PluginHost, TrainerSpec
 from dlm_core.store.store import Store
 from dlm_core.testing import LoopTrainer
 from dlm_core.training.phases import PhaseOutcome, TrainOptions, train_document
+from dlm_core.workspace import Workspace
 
 DLM_ID = "01KPM5CXB51GRX86Q25AKERN6E"
-SIMPO = "{method: simpo, hyperparams: {beta: 2.0, learning_rate: 1.0e-3, num_epochs: 2}, options: {%s}}"
+SIMPO = (
+    "{method: simpo, hyperparams: {beta: 2.0, learning_rate: 1.0e-3, num_epochs: 2}, options: {%s}}"
+)
 
 
 def document_text(base: Path, options: str = "gamma_beta_ratio: 0.5") -> str:
@@ -74,7 +77,11 @@ def sft_only(trainer: LoopTrainer) -> types.SimpleNamespace:
 
     @hookimpl
     def dlm_trainers() -> list[TrainerSpec]:
-        return [TrainerSpec(name="sft", factory=lambda _context: trainer, description="test loop, sft only")]
+        return [
+            TrainerSpec(
+                name="sft", factory=lambda _context: trainer, description="test loop, sft only"
+            )
+        ]
 
     return types.SimpleNamespace(dlm_trainers=dlm_trainers)
 
@@ -94,7 +101,9 @@ def write_document(tmp_path: Path, tiny_base: Path, **kwargs: str) -> Path:
 
 
 def train(path: Path, host: PluginHost, home: Path) -> list[PhaseOutcome]:
-    return train_document(path, TrainOptions(progress=False), home=home, host=host, say=lambda _m: None)
+    return train_document(
+        Workspace(home, host, say=lambda _m: None), path, TrainOptions(progress=False)
+    )
 
 
 def test_the_preference_phase_writes_v0002_with_simpo_continuing_v0001(
@@ -102,7 +111,12 @@ def test_the_preference_phase_writes_v0002_with_simpo_continuing_v0001(
 ) -> None:
     sft, preference = train(write_document(tmp_path, tiny_base), host, dlm_home)
 
-    assert (sft.version, sft.trainer, preference.version, preference.trainer) == (1, "sft", 2, "simpo")
+    assert (sft.version, sft.trainer, preference.version, preference.trainer) == (
+        1,
+        "sft",
+        2,
+        "simpo",
+    )
     store = Store(dlm_home, DLM_ID)
     v1, v2 = store.version(1), store.version(2)
     assert store.current() == v2
@@ -111,17 +125,28 @@ def test_the_preference_phase_writes_v0002_with_simpo_continuing_v0001(
     assert (run.phase, run.trainer, run.parent_version) == ("preference", "simpo", 1)
     assert run.hyperparameters["beta"] == 2.0
     assert run.hyperparameters["options"] == {"gamma_beta_ratio": 0.5}
-    assert sorted(p.name for p in v2.path.iterdir()) == ["adapter_config.json", "adapter_model.safetensors", "run.json"]
+    assert sorted(p.name for p in v2.path.iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "run.json",
+    ]
 
     # A plain PEFT user loads it; it continued v0001 (same LoRA modules) and moved away from it.
-    loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), str(v2.path))
+    loaded = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_base), str(v2.path)
+    )
     assert list(loaded.peft_config) == ["default"]
-    before, after = load_file(str(v1.path / "adapter_model.safetensors")), load_file(str(v2.path / "adapter_model.safetensors"))
+    before, after = (
+        load_file(str(v1.path / "adapter_model.safetensors")),
+        load_file(str(v2.path / "adapter_model.safetensors")),
+    )
     assert before.keys() == after.keys()
     assert any(not torch.allclose(before[key], after[key]) for key in before)
 
 
-def test_every_simpo_step_is_recorded_with_its_rewards(tmp_path: Path, tiny_base: Path, host: PluginHost, dlm_home: Path) -> None:
+def test_every_simpo_step_is_recorded_with_its_rewards(
+    tmp_path: Path, tiny_base: Path, host: PluginHost, dlm_home: Path
+) -> None:
     _sft, preference = train(write_document(tmp_path, tiny_base), host, dlm_home)
 
     with MetricsDB.open(Store(dlm_home, DLM_ID).metrics_path) as db:
@@ -129,8 +154,15 @@ def test_every_simpo_step_is_recorded_with_its_rewards(tmp_path: Path, tiny_base
         (run,) = db.runs(run_id=preference.metrics_run_id)
     assert preference.steps == 2  # 3 pairs, batch 4, 2 epochs
     assert [s.step for s in steps] == [1, 2]
-    assert all(s.loss is not None and s.learning_rate is not None and s.grad_norm is not None for s in steps)
-    assert all({"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"} <= s.extra.keys() for s in steps)
+    assert all(
+        s.loss is not None and s.learning_rate is not None and s.grad_norm is not None
+        for s in steps
+    )
+    assert all(
+        {"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"}
+        <= s.extra.keys()
+        for s in steps
+    )
     assert run.status == "succeeded"
     assert run.summary["final_gamma"] == 1.0
     assert preference.tokens > 0
@@ -140,7 +172,10 @@ def test_a_bad_gamma_option_is_a_clear_error_and_leaves_current_at_v0001(
     tmp_path: Path, tiny_base: Path, host: PluginHost, dlm_home: Path
 ) -> None:
     path = write_document(tmp_path, tiny_base, options="gamma_beta_ratio: lots")
-    with pytest.raises(TrainingError, match=r"training\.preference\.options\.gamma_beta_ratio must be a number of at least 0, got 'lots'"):
+    with pytest.raises(
+        TrainingError,
+        match=r"training\.preference\.options\.gamma_beta_ratio must be a number of at least 0, got 'lots'",
+    ):
         train(path, host, dlm_home)
 
     store = Store(dlm_home, DLM_ID)

@@ -23,17 +23,31 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from trl import DPOConfig, DPOTrainer
 
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import TrainJob
-from dlm_trainer_trl.pairs import pair_dataset, pair_lengths, start_model
+from dlm_core.api import TrainingError, TrainJob
+from dlm_trainer_trl.adapter import start_model
+from dlm_trainer_trl.guard import ChosenGuard, GuardSettings, dpo_signal
+from dlm_trainer_trl.pairs import mean_chosen_tokens, pair_dataset, pair_lengths, steps_per_pass
 from dlm_trainer_trl.run import DlmTrainerMixin, TrlPhase
 
 REFERENCE_ADAPTER = "ref"
 """The name TRL gives the frozen copy of a loaded adapter."""
 
 LOSS_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
-    "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
 )
 """TRL 1.16's DPO losses; ``training.preference.loss_type`` may combine several with commas."""
 
@@ -46,7 +60,9 @@ class _DPOTrainer(DlmTrainerMixin, DPOTrainer):
     def dlm_row_lengths(self, dataset: Any) -> list[int]:
         return pair_lengths(dataset)
 
-    def _prepare_dataset(self, dataset: Dataset, processing_class: Any, args: Any, dataset_name: str) -> Dataset:
+    def _prepare_dataset(
+        self, dataset: Dataset, processing_class: Any, args: Any, dataset_name: str
+    ) -> Dataset:
         # The pairs are tokenized already (and cut to fit in pair_dataset); TRL
         # would re-tokenize text, which dlm does not hand it.
         return dataset
@@ -62,7 +78,9 @@ class _DPOTrainer(DlmTrainerMixin, DPOTrainer):
         model = self.accelerator.unwrap_model(self.model)
         if self.dlm_reference == "base":
             _drop_reference_adapter(model)
-        loader = DataLoader(dataset, batch_size=batch_size, collate_fn=self.data_collator, shuffle=False)
+        loader = DataLoader(
+            dataset, batch_size=batch_size, collate_fn=self.data_collator, shuffle=False
+        )
         chosen, rejected = [], []
         was_training = model.training
         model.eval()
@@ -75,8 +93,12 @@ class _DPOTrainer(DlmTrainerMixin, DPOTrainer):
         finally:
             model.train(was_training)
             _drop_reference_adapter(model)
-        dataset = dataset.add_column("ref_chosen_logps", torch.cat(chosen).numpy().astype(np.float32))
-        return dataset.add_column("ref_rejected_logps", torch.cat(rejected).numpy().astype(np.float32))
+        dataset = dataset.add_column(
+            "ref_chosen_logps", torch.cat(chosen).numpy().astype(np.float32)
+        )
+        return dataset.add_column(
+            "ref_rejected_logps", torch.cat(rejected).numpy().astype(np.float32)
+        )
 
 
 def _drop_reference_adapter(model: Any) -> None:
@@ -96,6 +118,7 @@ class DpoTrainer(TrlPhase):
     def check(self, job: TrainJob) -> None:
         if not job.preference_rows:
             raise TrainingError("the dpo phase got no preference pairs to train on")
+        GuardSettings.from_options(job.settings.options)
         if job.settings.reference not in ("pre_adapter", "base"):
             raise TrainingError(
                 f"unknown DPO reference {job.settings.reference!r}; use 'pre_adapter' or 'base'"
@@ -132,3 +155,14 @@ class DpoTrainer(TrlPhase):
             reference=settings.reference, pairs=len(pairs.dataset), pairs_dropped=pairs.dropped
         )
         return trainer
+
+    def guard(self, job: TrainJob, trainer: Any) -> ChosenGuard:
+        """Chosen answers' log-prob per token against the reference: zero at the start
+        with ``reference: pre_adapter``, what SFT taught with ``reference: base``."""
+        pairs = trainer.train_dataset
+        return ChosenGuard(
+            signal=dpo_signal(job.settings.beta, mean_chosen_tokens(pairs)),
+            window=steps_per_pass(job, len(pairs)),
+            settings=GuardSettings.from_options(job.settings.options),
+            relative=job.settings.reference == "base",
+        )

@@ -13,9 +13,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import TrainJob
-from dlm_trainer_trl.pairs import pair_dataset, pair_lengths, start_model
+from dlm_core.api import TrainingError, TrainJob
+from dlm_trainer_trl.adapter import start_model
+from dlm_trainer_trl.guard import ChosenGuard, GuardSettings, orpo_signal
+from dlm_trainer_trl.pairs import pair_dataset, pair_lengths, steps_per_pass
 from dlm_trainer_trl.run import DlmTrainerMixin, TrlPhase
 
 with warnings.catch_warnings():  # "APIs here are unstable": this plugin pins TRL's minor version
@@ -56,6 +57,7 @@ class OrpoTrainer(TrlPhase):
     def check(self, job: TrainJob) -> None:
         if not job.preference_rows:
             raise TrainingError("the orpo phase got no preference pairs to train on")
+        GuardSettings.from_options(job.settings.options)
 
     def build(self, job: TrainJob, scratch: Path) -> Any:
         settings = job.settings
@@ -75,3 +77,12 @@ class OrpoTrainer(TrlPhase):
         )
         trainer.dlm_extra.update(pairs=len(pairs.dataset), pairs_dropped=pairs.dropped)
         return trainer
+
+    def guard(self, job: TrainJob, trainer: Any) -> ChosenGuard:
+        """Chosen answers' log-prob per token, against its value over the first pass."""
+        return ChosenGuard(
+            signal=orpo_signal,
+            window=steps_per_pass(job, len(trainer.train_dataset)),
+            settings=GuardSettings.from_options(job.settings.options),
+            relative=True,
+        )

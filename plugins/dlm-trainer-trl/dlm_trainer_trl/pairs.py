@@ -12,12 +12,8 @@ from typing import Any
 
 import attrs
 from datasets import Dataset
-from peft import PeftModel
 
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import PreferenceRow, TrainJob
-from dlm_trainer_trl.run import ADAPTER_NAME
-from dlm_trainer_trl.sft import lora_config
+from dlm_core.api import PreferenceRow, TrainingError, TrainJob
 
 
 @attrs.frozen
@@ -44,34 +40,29 @@ def pair_dataset(rows: list[PreferenceRow], max_length: int) -> PairSet:
             f"no preference pair fits in sequence_len={max_length} with room for an answer; "
             "raise training.sequence_len or shorten the prompts"
         )
-    dataset = Dataset.from_dict({"prompt_ids": prompts, "chosen_ids": chosen, "rejected_ids": rejected})
+    dataset = Dataset.from_dict(
+        {"prompt_ids": prompts, "chosen_ids": chosen, "rejected_ids": rejected}
+    )
     return PairSet(dataset, dropped)
+
+
+def steps_per_pass(job: TrainJob, pairs: int) -> int:
+    """Optimizer steps in one pass over ``pairs`` pairs (the guard's window)."""
+    settings = job.settings
+    per_step = settings.batch_size * settings.grad_accum * max(job.num_processes, 1)
+    return max(1, -(-pairs // max(per_step, 1)))
+
+
+def mean_chosen_tokens(dataset: Any) -> float:
+    chosen = dataset["chosen_ids"]
+    return sum(len(c) for c in chosen) / len(chosen) if len(chosen) else 0.0
 
 
 def pair_lengths(dataset: Any) -> list[int]:
     """The longer of each pair's two sequences: what a batch is padded to."""
     return [
         len(p) + max(len(c), len(r))
-        for p, c, r in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True)
+        for p, c, r in zip(
+            dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True
+        )
     ]
-
-
-def start_model(job: TrainJob) -> tuple[Any, Any]:
-    """``(model, peft_config)`` for a TRL preference trainer.
-
-    With a start adapter: the session's base with that adapter loaded as the
-    trainable ``default`` adapter (no new config). Without one: the bare base
-    and a new LoRA config from the job, which TRL wraps (a new LoRA adapter
-    starts as the base itself).
-    """
-    base = job.session.base_model
-    if job.start_adapter is None:
-        return base, lora_config(job.lora)
-    path = job.start_adapter
-    if not (path / "adapter_config.json").is_file():
-        raise TrainingError(f"the start adapter {path} has no adapter_config.json; is it a PEFT adapter folder?")
-    try:
-        model = PeftModel.from_pretrained(base, str(path), adapter_name=ADAPTER_NAME, is_trainable=True)
-    except Exception as exc:
-        raise TrainingError(f"cannot load the start adapter {path}: {exc}") from None
-    return model, None

@@ -24,23 +24,26 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from peft.tuners.tuners_utils import BaseTunerLayer
 from torch.utils.data import Sampler
-from transformers import PreTrainedModel, TrainerCallback, set_seed
+from transformers import TrainerCallback, set_seed
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from dlm_core.context import PluginContext
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import StepLog, TrainJob, TrainResult
+from dlm_core.api import (
+    PluginContext,
+    StepLog,
+    TrainingError,
+    TrainJob,
+    TrainResult,
+    cpu_has_native_bf16,
+)
+from dlm_trainer_trl.guard import ChosenGuard
 
 ADAPTER_NAME = "default"
 """The adapter that trains and gets saved; PEFT's and TRL's default name."""
 
-TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
-
 _CORE_LOG_KEYS = {"loss", "learning_rate", "grad_norm"}
-# What transformers sets on a model loaded with a quantizer, as a bare model has it.
-_QUANTIZED_STATE = {"hf_quantizer": None, "is_quantized": False, "quantization_method": None}
+FINAL_FIGURES = ("rewards/margins", "rewards/accuracies")
+"""A preference run's last logged figures, kept in its result (and the phase summary)."""
 _NOISY_LOGGERS = ("transformers", "trl", "peft", "accelerate", "datasets", "torch.utils.data")
 
 
@@ -63,6 +66,10 @@ class TrlPhase:
     def build(self, job: TrainJob, scratch: Path) -> Any:
         raise NotImplementedError
 
+    def guard(self, job: TrainJob, trainer: Any) -> ChosenGuard | None:
+        """The overshoot guard of a preference phase (:mod:`~dlm_trainer_trl.guard`); None for SFT."""
+        return None
+
     def arguments(self, job: TrainJob, scratch: Path) -> dict[str, Any]:
         """TRL arguments for ``job``, honouring a ``precision`` option from the command's context."""
         options = self.context.options if self.context is not None else {}
@@ -71,15 +78,22 @@ class TrlPhase:
     def train(self, job: TrainJob) -> TrainResult:
         """Train, save the adapter to ``job.output_dir`` and report."""
         self.check(job)
-        base = job.session.base_model
-        with quiet_libraries(), lent_base_model(base), scored_where_labelled(), tempfile.TemporaryDirectory(
-            prefix="dlm-trl-"
-        ) as scratch:
+        with (
+            quiet_libraries(),
+            job.session.lend_base(),
+            scored_where_labelled(),
+            tempfile.TemporaryDirectory(prefix="dlm-trl-") as scratch,
+        ):
             set_seed(job.seed)
             trainer = self.build(job, Path(scratch))
-            trainer.dlm_extra["precision"] = "bf16-autocast" if trainer.args.bf16 else str(job.session.dtype)
+            trainer.dlm_extra["precision"] = (
+                "bf16-autocast" if trainer.args.bf16 else str(job.session.dtype)
+            )
             reporter = StepReporter(job.on_step)
             trainer.add_callback(reporter)
+            guard = self.guard(job, trainer)
+            if guard is not None:
+                trainer.add_callback(guard)
             quiet_progress(trainer, job.progress)
             started = time.perf_counter()
             trainer.train()
@@ -90,7 +104,10 @@ class TrlPhase:
                 save_adapter(accelerator.unwrap_model(trainer.model), job.output_dir)
             accelerator.wait_for_everyone()
             tokens = total_tokens(accelerator, trainer.dlm_tokens)
-            extra = {"train_seconds": round(seconds, 3), **trainer.dlm_extra}
+            final = {k: v for k, v in reporter.last_extra.items() if k in FINAL_FIGURES}
+            extra = {"train_seconds": round(seconds, 3), **final, **trainer.dlm_extra}
+            if guard is not None:
+                extra.update(guard.report(trainer.state.max_steps))
             accelerator.unwrap_model(trainer.model).unload()
         settings = job.settings
         return TrainResult(
@@ -98,7 +115,9 @@ class TrlPhase:
             final_loss=reporter.last_loss,
             adapter_path=job.output_dir,
             tokens=tokens,
-            effective_batch_size=settings.batch_size * settings.grad_accum * max(job.num_processes, 1),
+            effective_batch_size=settings.batch_size
+            * settings.grad_accum
+            * max(job.num_processes, 1),
             extra=extra,
         )
 
@@ -159,9 +178,7 @@ def bf16_autocast(job: TrainJob, precision: str = "auto") -> bool:
         return precision == "bf16"
     if str(job.session.device) != "cpu" or job.session.dtype != torch.float32:
         return False
-    cpu = getattr(torch, "cpu", None)
-    native = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in native)
+    return cpu_has_native_bf16()
 
 
 class DlmTrainerMixin:
@@ -223,7 +240,9 @@ class LengthBuckets(Sampler[int]):
     window, not the shortest, so it pads less.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, seed: int, window: int = 50) -> None:
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, *, seed: int, window: int = 50
+    ) -> None:
         self.lengths = list(lengths)
         self.batch_size = max(int(batch_size), 1)
         self.window = window * self.batch_size
@@ -249,7 +268,9 @@ def count_tokens(inputs: dict[str, Any]) -> int:
     """Non-padding tokens in one collated batch, whichever layout the collator used."""
     if "attention_mask" in inputs:
         return int(inputs["attention_mask"].sum())
-    masks = [v for k, v in inputs.items() if k.endswith("attention_mask") and not k.startswith("prompt")]
+    masks = [
+        v for k, v in inputs.items() if k.endswith("attention_mask") and not k.startswith("prompt")
+    ]
     if masks:  # ORPO: chosen_attention_mask + rejected_attention_mask (prompt included)
         return sum(int(m.sum()) for m in masks)
     if "position_ids" in inputs:  # padding-free: one flat row of real tokens
@@ -263,8 +284,11 @@ class StepReporter(TrainerCallback):
     def __init__(self, on_step: Callable[[StepLog], None]) -> None:
         self.on_step = on_step
         self.last_loss: float | None = None
+        self.last_extra: dict[str, float] = {}
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not logs or "loss" not in logs:
             return  # the end-of-training summary, not a step
         if not state.is_world_process_zero:
@@ -272,9 +296,12 @@ class StepReporter(TrainerCallback):
         extra = {
             key: float(value)
             for key, value in logs.items()
-            if key not in _CORE_LOG_KEYS and isinstance(value, int | float) and not isinstance(value, bool)
+            if key not in _CORE_LOG_KEYS
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
         }
         self.last_loss = _number(logs.get("loss"))
+        self.last_extra = extra
         self.on_step(
             StepLog(
                 step=int(state.global_step),
@@ -361,89 +388,6 @@ def scored_where_labelled() -> Iterator[None]:
         yield
     finally:
         trl_utils._use_triton = original
-
-
-@contextlib.contextmanager
-def lent_base_model(base: PreTrainedModel) -> Iterator[None]:
-    """Give the session's base model back as it was lent, however the run ends.
-
-    PEFT injects LoRA layers into the base in place, freezes its weights and
-    leaves a ``peft_config`` on it; TRL patches its ``forward`` with a fused
-    LM head, tags it and mirrors the pad token into its configs. All of that
-    is undone here, so a following phase (or the sampler) in the same
-    process starts from the bare base.
-    """
-    if has_adapter_layers(base):
-        raise TrainingError(
-            "the session's base model already carries adapter layers (was the session's adapter "
-            "loaded before training?); train on a session whose base model is still bare"
-        )
-    attributes = set(vars(base))
-    requires_grad = {name: p.requires_grad for name, p in base.named_parameters()}
-    dropouts = {name: m.p for name, m in base.named_modules() if isinstance(m, torch.nn.Dropout)}
-    training = base.training
-    quantization = _QUANTIZED_STATE if stale_gguf_quantizer(base) is not None else {}
-    saved_quantization = {name: getattr(base, name, None) for name in quantization}
-    config_pad = base.config.pad_token_id
-    use_cache = getattr(base.config, "use_cache", None)  # training switches the KV cache off
-    generation = getattr(base, "generation_config", None)
-    generation_pad = generation.pad_token_id if generation is not None else None
-    try:
-        for name, value in quantization.items():
-            setattr(base, name, value)
-        yield
-    finally:
-        strip_adapter_layers(base)
-        for name in set(vars(base)) - attributes:
-            delattr(base, name)
-        for name, param in base.named_parameters():
-            if name in requires_grad:
-                param.requires_grad_(requires_grad[name])
-        for name, module in base.named_modules():
-            if name in dropouts and isinstance(module, torch.nn.Dropout):
-                module.p = dropouts[name]
-        base.config.pad_token_id = config_pad
-        if use_cache is not None:
-            base.config.use_cache = use_cache
-        if generation is not None:
-            generation.pad_token_id = generation_pad
-        base.train(training)
-        for name, value in saved_quantization.items():
-            setattr(base, name, value)
-
-
-def stale_gguf_quantizer(base: PreTrainedModel) -> Any:
-    """The GGUF quantizer of a base whose weights are plain floats, else None.
-
-    A base converted from GGUF to safetensors may keep ``quantization_config``
-    (``quant_method: gguf``) in its config; transformers then attaches a GGUF
-    quantizer that packs nothing, yet the Trainer refuses any model with a
-    quantizer that "does not support training". Such a quantizer is set aside
-    for the run. A base with packed GGUF weights keeps it and fails as before.
-    """
-    quantizer = getattr(base, "hf_quantizer", None)
-    if quantizer is None:
-        return None
-    method = getattr(quantizer.quantization_config, "quant_method", None)
-    if str(getattr(method, "value", method)).lower() != "gguf" or getattr(quantizer, "packed_modules", None):
-        return None
-    if not all(param.is_floating_point() for param in base.parameters()):
-        return None
-    return quantizer
-
-
-def has_adapter_layers(model: torch.nn.Module) -> bool:
-    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
-
-
-def strip_adapter_layers(model: torch.nn.Module) -> None:
-    """Put each wrapped layer's original module back (PEFT's unload, without the PeftModel)."""
-    for name, module in list(model.named_modules()):
-        if isinstance(module, BaseTunerLayer) and name:
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
-            if getattr(parent, child, None) is module:
-                setattr(parent, child, module.get_base_layer())
 
 
 def total_tokens(accelerator: Any, tokens: int) -> int:

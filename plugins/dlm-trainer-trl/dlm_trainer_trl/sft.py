@@ -13,28 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from peft import LoraConfig
 from trl import SFTConfig, SFTTrainer
 
-from dlm_core.errors import TrainingError
-from dlm_core.protocols import LmRow, LoraSettings, TrainJob
-from dlm_trainer_trl.run import TARGET_MODULES, DlmTrainerMixin, TrlPhase
+from dlm_core.api import LmRow, TrainingError, TrainJob
+from dlm_trainer_trl.adapter import start_model
+from dlm_trainer_trl.run import DlmTrainerMixin, TrlPhase
 
 
 class _SFTTrainer(DlmTrainerMixin, SFTTrainer):
     def dlm_row_lengths(self, dataset: Any) -> list[int]:
         return [len(ids) for ids in dataset["input_ids"]]
-
-
-def lora_config(lora: LoraSettings) -> LoraConfig:
-    """A new adapter's PEFT config from the document's LoRA settings."""
-    return LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules or TARGET_MODULES),
-        task_type="CAUSAL_LM",
-    )
 
 
 def lm_dataset(rows: list[LmRow], max_length: int) -> Dataset:
@@ -74,10 +62,11 @@ class SftTrainer(TrlPhase):
             padding_free=False,
             shuffle_dataset=False,
         )
+        model, peft_config = start_model(job)  # --continue: the current adapter, trainable
         return _SFTTrainer(
-            model=job.session.base_model,
+            model=model,
             args=args,
             train_dataset=dataset,
             processing_class=job.session.tokenizer,
-            peft_config=lora_config(job.lora),
+            peft_config=peft_config,
         )

@@ -29,16 +29,25 @@ QA = [
 # fences, and lines that read like the .dlm grammar. They are plain text to a trainer.
 AWKWARD_ANSWER = (
     "Two steps.\n\n```bash\ndlm train notes.dlm\n```\n\n### Chosen\n::preference::\n"
-    "<!-- dlm-auto-mined: judge_name=\"x\" -->\n---\n\\### A"
+    '<!-- dlm-auto-mined: judge_name="x" -->\n---\n\\### A'
 )
 
 PAIRS = [
-    ("How should release notes read?", "Short and factual.",
-     "Well, that is a great question! Release notes should, in my humble opinion, be short and factual."),
-    ("What goes first in a release note?", "Breaking changes.",
-     "Great question! The very first thing, before anything else at all, should be the breaking changes."),
-    ("Can we call a release amazing?", "No. Describe the change.",
-     "Absolutely not, my friend! You should really, truly describe the change instead of hyping it up!"),
+    (
+        "How should release notes read?",
+        "Short and factual.",
+        "Well, that is a great question! Release notes should, in my humble opinion, be short and factual.",
+    ),
+    (
+        "What goes first in a release note?",
+        "Breaking changes.",
+        "Great question! The very first thing, before anything else at all, should be the breaking changes.",
+    ),
+    (
+        "Can we call a release amazing?",
+        "No. Describe the change.",
+        "Absolutely not, my friend! You should really, truly describe the change instead of hyping it up!",
+    ),
     ("How do I retrain?", AWKWARD_ANSWER, "Just run it!!! " + AWKWARD_ANSWER),
 ]
 
@@ -55,7 +64,10 @@ class RowMaker:
         return LmRow([*prompt, *reply], [0] * len(prompt) + [1] * len(reply), "instruction")
 
     def prose(self, text: str) -> LmRow:
-        ids = [*self.chat.tokenizer(text, add_special_tokens=False)["input_ids"], self.chat.end_of_turn_id]
+        ids = [
+            *self.chat.tokenizer(text, add_special_tokens=False)["input_ids"],
+            self.chat.end_of_turn_id,
+        ]
         return LmRow(ids, [1] * len(ids), "prose")
 
     def pair(self, prompt: str, chosen: str, rejected: str) -> PreferenceRow:
@@ -71,7 +83,9 @@ class RowMaker:
 
     def document_rows(self) -> list[LmRow]:
         return [
-            self.prose("Our release notes are short, factual and low-drama.\n\nBreaking changes come first."),
+            self.prose(
+                "Our release notes are short, factual and low-drama.\n\nBreaking changes come first."
+            ),
             *(self.qa(q, a) for q, a in QA),
             self.qa("How do I retrain?", AWKWARD_ANSWER),
         ]
@@ -155,7 +169,12 @@ def make_job(session: ModelSession, tmp_path: Path) -> JobFactory:
         job_session: ModelSession | None = None,
         **settings: Any,
     ) -> TrainJob:
-        defaults: dict[str, Any] = {"learning_rate": 1e-3, "num_epochs": 1, "batch_size": 2, "sequence_len": 256}
+        defaults: dict[str, Any] = {
+            "learning_rate": 1e-3,
+            "num_epochs": 1,
+            "batch_size": 2,
+            "sequence_len": 256,
+        }
         phase = "sft" if method == "sft" else "preference"
         return TrainJob(
             phase=phase,

@@ -35,7 +35,8 @@ def mean_margin(model: torch.nn.Module, pairs: list[PreferenceRow]) -> float:
     """Mean log p(chosen) - log p(rejected), each summed over the answer's tokens."""
     model.eval()
     margins = [
-        answer_logprob(model, p.prompt_ids, p.chosen_ids) - answer_logprob(model, p.prompt_ids, p.rejected_ids)
+        answer_logprob(model, p.prompt_ids, p.chosen_ids)
+        - answer_logprob(model, p.prompt_ids, p.rejected_ids)
         for p in pairs
     ]
     return sum(margins) / len(margins)
@@ -66,7 +67,15 @@ def with_adapter(base_dir: Path, adapter: Path) -> torch.nn.Module:
 def style_pairs(default_session: ModelSession) -> list[PreferenceRow]:
     chat = default_session.chat
     return [
-        PreferenceRow(chat.system_prompt, q, c, r, chat.prompt_ids(q), chat.answer_ids(q, c), chat.answer_ids(q, r))
+        PreferenceRow(
+            chat.system_prompt,
+            q,
+            c,
+            r,
+            chat.prompt_ids(q),
+            chat.answer_ids(q, c),
+            chat.answer_ids(q, r),
+        )
         for q, c, r in STYLE_PAIRS
     ]
 
@@ -75,7 +84,9 @@ def style_pairs(default_session: ModelSession) -> list[PreferenceRow]:
 def start_adapter(make_job, default_session: ModelSession, default_base: Path) -> Path:
     """A barely trained SFT adapter on the document's Q/A: where a preference phase starts."""
     rows = [_qa(default_session, q, c) for q, c, _r in STYLE_PAIRS]
-    job = make_job("sft", "start", rows=rows, job_session=default_session, learning_rate=1e-4, max_steps=1)
+    job = make_job(
+        "sft", "start", rows=rows, job_session=default_session, learning_rate=1e-4, max_steps=1
+    )
     SftTrainer().train(job)
     return job.output_dir
 
@@ -85,10 +96,20 @@ def _qa(session: ModelSession, question: str, answer: str) -> LmRow:
     return LmRow([*prompt, *reply], [0] * len(prompt) + [1] * len(reply), "instruction")
 
 
-def test_sft_lowers_the_loss_on_the_documents_rows(make_job, default_session: ModelSession, default_base: Path) -> None:
+def test_sft_lowers_the_loss_on_the_documents_rows(
+    make_job, default_session: ModelSession, default_base: Path
+) -> None:
     rows = [_qa(default_session, q, c) for q, c, _r in STYLE_PAIRS]
     before = masked_nll(default_session.base_model, rows)
-    job = make_job("sft", "sft", rows=rows, job_session=default_session, learning_rate=1e-3, num_epochs=3, batch_size=3)
+    job = make_job(
+        "sft",
+        "sft",
+        rows=rows,
+        job_session=default_session,
+        learning_rate=1e-3,
+        num_epochs=3,
+        batch_size=3,
+    )
     SftTrainer().train(job)
 
     after = masked_nll(with_adapter(default_base, job.output_dir), rows)
@@ -111,8 +132,16 @@ def test_the_saved_adapter_gives_the_logits_of_the_model_it_was_saved_from(
                 captured.append(base(input_ids=probe).logits)
             base.train()
 
-    job = make_job("sft", "sft", rows=rows, job_session=default_session, lora=LoraSettings(dropout=0.0),
-                   learning_rate=1e-3, max_steps=2, on_step=capture_after_last_step)
+    job = make_job(
+        "sft",
+        "sft",
+        rows=rows,
+        job_session=default_session,
+        lora=LoraSettings(dropout=0.0),
+        learning_rate=1e-3,
+        max_steps=2,
+        on_step=capture_after_last_step,
+    )
     SftTrainer().train(job)
 
     with torch.no_grad():
@@ -127,8 +156,17 @@ def test_dpo_raises_the_chosen_minus_rejected_margin(
     make_job, default_session: ModelSession, default_base: Path, style_pairs, start_adapter: Path
 ) -> None:
     before = mean_margin(with_adapter(default_base, start_adapter), style_pairs)
-    job = make_job("dpo", "dpo", rows=style_pairs, job_session=default_session, start_adapter=start_adapter,
-                   learning_rate=5e-4, num_epochs=3, batch_size=3, beta=0.1)
+    job = make_job(
+        "dpo",
+        "dpo",
+        rows=style_pairs,
+        job_session=default_session,
+        start_adapter=start_adapter,
+        learning_rate=5e-4,
+        num_epochs=3,
+        batch_size=3,
+        beta=0.1,
+    )
     DpoTrainer().train(job)
 
     after = mean_margin(with_adapter(default_base, job.output_dir), style_pairs)
@@ -139,8 +177,17 @@ def test_orpo_raises_the_chosen_minus_rejected_margin(
     make_job, default_session: ModelSession, default_base: Path, style_pairs, start_adapter: Path
 ) -> None:
     before = mean_margin(with_adapter(default_base, start_adapter), style_pairs)
-    job = make_job("orpo", "orpo", rows=style_pairs, job_session=default_session, start_adapter=start_adapter,
-                   learning_rate=5e-4, num_epochs=3, batch_size=3, alpha=0.5)
+    job = make_job(
+        "orpo",
+        "orpo",
+        rows=style_pairs,
+        job_session=default_session,
+        start_adapter=start_adapter,
+        learning_rate=5e-4,
+        num_epochs=3,
+        batch_size=3,
+        alpha=0.5,
+    )
     OrpoTrainer().train(job)
 
     after = mean_margin(with_adapter(default_base, job.output_dir), style_pairs)

@@ -28,23 +28,33 @@ def host() -> PluginHost:
 @pytest.fixture
 def context(session: ModelSession, tmp_path: Path) -> PluginContext:
     return PluginContext(
-        document=Document(), document_path=None, base=session.base, adapter_path=None, home=tmp_path,
+        document=Document(),
+        document_path=None,
+        base=session.base,
+        adapter_path=None,
+        home=tmp_path,
         session=session,
     )
 
 
 def test_the_hook_registers_sft_dpo_and_orpo(host: PluginHost) -> None:
     assert sorted(host.specs(TrainerSpec)) == ["dpo", "orpo", "sft"]
-    assert {info.name: info.registers for info in host.plugins()}["trl"] == {"trainer": ["sft", "dpo", "orpo"]}
+    assert {info.name: info.registers for info in host.plugins()}["trl"] == {
+        "trainer": ["sft", "dpo", "orpo"]
+    }
 
 
 @pytest.mark.parametrize("name", ["sft", "dpo", "orpo"])
-def test_each_trainer_is_selectable_by_name(host: PluginHost, context: PluginContext, name: str) -> None:
+def test_each_trainer_is_selectable_by_name(
+    host: PluginHost, context: PluginContext, name: str
+) -> None:
     trainer = host.trainer(name, context)
     assert isinstance(trainer, Trainer)
 
 
-def test_an_unknown_trainer_name_lists_the_installed_ones(host: PluginHost, context: PluginContext) -> None:
+def test_an_unknown_trainer_name_lists_the_installed_ones(
+    host: PluginHost, context: PluginContext
+) -> None:
     with pytest.raises(UnknownPluginName, match="installed: dpo, orpo, sft"):
         host.trainer("kto", context)
 
@@ -56,7 +66,9 @@ def test_listing_the_trainers_imports_no_ml_library() -> None:
         "heavy = sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') if m in sys.modules)\n"
         "print(names, heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "['sft', 'dpo', 'orpo'] []"
 
 
