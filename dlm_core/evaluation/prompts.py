@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from dlm_core.document.model import Document
-from dlm_core.errors import DlmError
+from dlm_core.errors import EvaluationError
 
 
 def eval_prompts(document: Document) -> list[str]:
@@ -27,7 +27,7 @@ def prompts_from_file(path: Path) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise DlmError(f"cannot read prompts from {path}: {exc}") from None
+        raise EvaluationError(f"cannot read prompts from {path}: {exc}") from None
     prompts = []
     for number, line in enumerate(lines, start=1):
         text = line.strip()
@@ -37,12 +37,16 @@ def prompts_from_file(path: Path) -> list[str]:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise DlmError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(value, dict) or not isinstance(value.get("prompt"), str) or not value["prompt"].strip():
-                raise DlmError(f'{path}:{number}: expected {{"prompt": "..."}}')
+                raise EvaluationError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if (
+                not isinstance(value, dict)
+                or not isinstance(value.get("prompt"), str)
+                or not value["prompt"].strip()
+            ):
+                raise EvaluationError(f'{path}:{number}: expected {{"prompt": "..."}}')
             prompts.append(value["prompt"])
         else:
             prompts.append(text)
     if not prompts:
-        raise DlmError(f"{path} holds no prompts")
+        raise EvaluationError(f"{path} holds no prompts")
     return list(dict.fromkeys(prompts))

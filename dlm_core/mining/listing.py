@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
-from dlm_core.document.io import read_document
 from dlm_core.document.provenance import MinedProvenance
-from dlm_core.document.types import SectionType
 from dlm_core.mining.plan import mined_sections
 from dlm_core.store.staged import StagedPlan
-from dlm_core.store.store import Store
+from dlm_core.workspace import Workspace
 
 
 @attrs.frozen
@@ -26,6 +23,9 @@ class AppliedPair:
     prompt: str
     chosen: str
     rejected: str
+    chosen_from: str | None = (
+        None  # "document": a SPIN-style pair, the chosen answer is the document's
+    )
 
     @property
     def margin(self) -> float:
@@ -38,9 +38,10 @@ class MinedListing:
     applied: list[AppliedPair]
 
 
-def mined_listing(path: Path, *, home: Path, types: Mapping[str, SectionType]) -> MinedListing:
-    document = read_document(path, types)
-    store = Store(home, document.dlm_id) if document.dlm_id else None
+def mined_listing(workspace: Workspace, path: Path) -> MinedListing:
+    """Staged plans and applied mined sections; reads only, so it takes no lock."""
+    document = workspace.read(path)
+    store = workspace.store_of(document)
     staged = store.plans() if store is not None and store.exists() else []
     applied = []
     for section in mined_sections(document):
@@ -58,6 +59,7 @@ def mined_listing(path: Path, *, home: Path, types: Mapping[str, SectionType]) -
                     prompt=record["Prompt"],
                     chosen=record["Chosen"],
                     rejected=record["Rejected"],
+                    chosen_from=provenance.chosen_from,
                 )
             )
     return MinedListing(staged, applied)

@@ -1,7 +1,8 @@
 """Mined pairs as document sections: stage, apply, list and revert.
 
 Every mined pair becomes its own ``::preference::`` section carrying the
-``dlm-auto-mined`` marker (judge, both scores, time, mine run id), so a
+``dlm-auto-mined`` marker (judge, both scores, time, mine run id, and
+``chosen_from="document"`` for SPIN-style pairs), so a
 single run or a single pair can be reverted without touching anything the
 user wrote. Applying skips pairs the document already holds.
 """
@@ -19,7 +20,9 @@ from dlm_core.store.staged import StagedPair, StagedPlan
 
 
 def staged_pair(pair: MinedPair) -> StagedPair:
-    return StagedPair(pair.prompt, pair.chosen.text, pair.rejected.text, pair.chosen.score, pair.rejected.score)
+    return StagedPair(
+        pair.prompt, pair.chosen.text, pair.rejected.text, pair.chosen.score, pair.rejected.score
+    )
 
 
 def existing_pairs(document: Document) -> set[tuple[str, str, str]]:
@@ -31,13 +34,16 @@ def existing_pairs(document: Document) -> set[tuple[str, str, str]]:
     }
 
 
-def pair_section(pair: StagedPair, *, judge: str, run_id: int, mined_at: str) -> Section:
+def pair_section(
+    pair: StagedPair, *, judge: str, run_id: int, mined_at: str, chosen_from: str | None = None
+) -> Section:
     provenance = MinedProvenance(
         judge_name=judge,
         judge_score_chosen=pair.score_chosen,
         judge_score_rejected=pair.score_rejected,
         mined_at=mined_at,
         mined_run_id=run_id,
+        chosen_from=chosen_from,
     )
     return Section.preference([(pair.prompt, pair.chosen, pair.rejected)], provenance=provenance)
 
@@ -60,7 +66,15 @@ def apply_plans(document: Document, plans: Iterable[StagedPlan]) -> ApplyResult:
                 skipped += 1
                 continue
             present.add(key)
-            sections.append(pair_section(pair, judge=plan.judge, run_id=plan.run_id, mined_at=plan.created_at))
+            sections.append(
+                pair_section(
+                    pair,
+                    judge=plan.judge,
+                    run_id=plan.run_id,
+                    mined_at=plan.created_at,
+                    chosen_from=plan.chosen_from,
+                )
+            )
     return ApplyResult(document.appending(sections), len(sections), skipped)
 
 
@@ -69,7 +83,9 @@ def mined_sections(document: Document, run_id: int | None = None) -> list[Sectio
     found = []
     for section in document.sections:
         provenance = section.provenance
-        if isinstance(provenance, MinedProvenance) and (run_id is None or provenance.mined_run_id == run_id):
+        if isinstance(provenance, MinedProvenance) and (
+            run_id is None or provenance.mined_run_id == run_id
+        ):
             found.append(section)
     return found
 

@@ -7,6 +7,7 @@ which pair must come out. The adapter is real (trained by the loop trainer).
 
 from __future__ import annotations
 
+import math
 import types
 from pathlib import Path
 
@@ -14,25 +15,31 @@ import pytest
 
 from dlm_core import hookimpl
 from dlm_core.plugins import JudgeSpec, PluginHost, SamplerSpec
+from dlm_core.protocols import Sample, is_truncated
 from dlm_core.testing import LoopTrainer, loop_trainer_plugin
 from dlm_core.training.phases import TrainOptions, train_document
+from dlm_core.workspace import Workspace
 
 
 class ScriptedSampler:
     def __init__(self, candidates: dict[str, list[str]]) -> None:
         self.candidates = candidates
         self.calls: list[tuple[list[str], int]] = []
-        self.generated_tokens = 0
 
     def sample(self, prompts, n, *, temperature, top_p, max_new_tokens, seed):  # type: ignore[no-untyped-def]
         self.calls.append((list(prompts), n))
-        out = [list(self.candidates.get(p, ["same"] * n))[:n] for p in prompts]
-        self.generated_tokens = sum(len(c.split()) for cands in out for c in cands)
+        out = [
+            [
+                Sample(c, truncated=is_truncated(c), tokens=len(c.split()))
+                for c in list(self.candidates.get(p, ["same"] * n))[:n]
+            ]
+            for p in prompts
+        ]
         return out
 
 
 class TerseJudge:
-    """Scores -len(text): prefers terse answers."""
+    """Scores -len(text): prefers terse answers; NaN ("no score") for the texts in ``no_score``."""
 
     name = "terse"
     default_threshold = 1.0
@@ -40,12 +47,13 @@ class TerseJudge:
     def __init__(self, interrupt_after: int | None = None) -> None:
         self.scored: list[list[str]] = []
         self.interrupt_after = interrupt_after
+        self.no_score: set[str] = set()
 
     def score(self, prompt: str, candidates: list[str]) -> list[float]:
         if self.interrupt_after is not None and len(self.scored) >= self.interrupt_after:
             raise KeyboardInterrupt
         self.scored.append(list(candidates))
-        return [-float(len(c)) for c in candidates]
+        return [math.nan if c in self.no_score else -float(len(c)) for c in candidates]
 
 
 @pytest.fixture
@@ -68,12 +76,18 @@ def mining_host(dlm_host: PluginHost, sampler: ScriptedSampler, judge: TerseJudg
     def dlm_judges():  # type: ignore[no-untyped-def]
         return [JudgeSpec(name="terse", factory=lambda ctx, arg: judge)]
 
-    dlm_host.register(types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-mining")
+    dlm_host.register(
+        types.SimpleNamespace(dlm_samplers=dlm_samplers, dlm_judges=dlm_judges), "test-mining"
+    )
     dlm_host.register(loop_trainer_plugin(LoopTrainer()), "test-loop-trainer")
     return dlm_host
 
 
 @pytest.fixture
 def trained_doc(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> Path:
-    train_document(tiny_doc, TrainOptions(phase="sft", progress=False, max_steps=1), home=dlm_home, host=mining_host, say=lambda m: None)
+    train_document(
+        Workspace(dlm_home, mining_host, say=lambda m: None),
+        tiny_doc,
+        TrainOptions(phase="sft", progress=False, max_steps=1),
+    )
     return tiny_doc

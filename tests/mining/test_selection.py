@@ -28,12 +28,21 @@ def test_the_pair_is_the_best_and_the_worst_candidate() -> None:
 def test_a_near_duplicate_of_the_best_is_never_the_rejected_one() -> None:
     best = "Short, factual, and low-drama release notes."
     dup = "Short, factual, and low-drama release notes!"
-    pair = select_pair("q", [c(best, 0.9), c("Something else entirely.", 0.5), c(dup, 0.1)], threshold=0.0)
+    pair = select_pair(
+        "q", [c(best, 0.9), c("Something else entirely.", 0.5), c(dup, 0.1)], threshold=0.0
+    )
     assert isinstance(pair, MinedPair) and pair.rejected.text == "Something else entirely."
 
 
 def test_only_near_duplicates_is_too_similar() -> None:
-    result = select_pair("q", [c("Short, factual notes for every release.", 0.9), c("Short, factual notes for every release!", 0.1)], threshold=0.0)
+    result = select_pair(
+        "q",
+        [
+            c("Short, factual notes for every release.", 0.9),
+            c("Short, factual notes for every release!", 0.1),
+        ],
+        threshold=0.0,
+    )
     assert isinstance(result, Skip) and result.reason is SkipReason.TOO_SIMILAR
 
 
@@ -48,7 +57,9 @@ def test_a_margin_below_the_threshold_is_skipped() -> None:
 
 
 def test_a_pair_already_in_the_document_is_skipped() -> None:
-    result = select_pair("q", [c("a", 0.5), c("bbb", 0.1)], threshold=0.0, existing={("q", "a", "bbb")})
+    result = select_pair(
+        "q", [c("a", 0.5), c("bbb", 0.1)], threshold=0.0, existing={("q", "a", "bbb")}
+    )
     assert isinstance(result, Skip) and result.reason is SkipReason.ALREADY_PRESENT
 
 

@@ -6,10 +6,7 @@ model. Imports nothing heavy: scoring is counting words.
 
 from __future__ import annotations
 
-from dlm_core import hookimpl
-from dlm_core.context import PluginContext
-from dlm_core.errors import JudgeError
-from dlm_core.plugins import JudgeSpec
+from dlm_core.api import JudgeError, JudgeSpec, PluginContext, hookimpl
 
 DEFAULT_TARGET = 12
 
@@ -35,10 +32,18 @@ def make_judge(context: PluginContext, argument: str | None) -> TargetLengthJudg
     except ValueError:
         target = 0
     if target < 1:
-        raise JudgeError(f"--judge target-length:{argument}: the target must be a positive number of words")
+        raise JudgeError(
+            f"--judge target-length:{argument}: the target must be a positive number of words"
+        )
     return TargetLengthJudge(target)
 
 
 @hookimpl
 def dlm_judges() -> list[JudgeSpec]:
-    return [JudgeSpec(name="target-length", factory=make_judge, description="prefers answers near a target length in words")]
+    return [
+        JudgeSpec(
+            name="target-length",
+            factory=make_judge,
+            description="prefers answers near a target length in words",
+        )
+    ]

@@ -23,13 +23,21 @@ def host() -> PluginHost:
 
 @pytest.fixture
 def context(tmp_path: Path) -> PluginContext:
-    return PluginContext(document=parse(""), document_path=None, base=parse_base("smollm2-135m"), adapter_path=None, home=tmp_path)
+    return PluginContext(
+        document=parse(""),
+        document_path=None,
+        base=parse_base("smollm2-135m"),
+        adapter_path=None,
+        home=tmp_path,
+    )
 
 
 def test_it_is_selectable_by_name_with_a_target(host: PluginHost, context: PluginContext) -> None:
     judge = host.judge("target-length:4", context)
     assert judge.name == "target-length:4"
-    assert judge.score("q", ["one two three four", "one two", "one two three four five six seven eight"]) == [0.0, -0.5, -1.0]
+    assert judge.score(
+        "q", ["one two three four", "one two", "one two three four five six seven eight"]
+    ) == [0.0, -0.5, -1.0]
 
 
 def test_the_default_target_is_twelve_words(host: PluginHost, context: PluginContext) -> None:

@@ -16,12 +16,10 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlm_core import hookimpl
-from dlm_core.errors import JudgeError
-from dlm_core.plugins import JudgeSpec
+from dlm_core.api import JudgeError, JudgeSpec, hookimpl
 
 if TYPE_CHECKING:
-    from dlm_core.context import PluginContext
+    from dlm_core.api import PluginContext
     from dlm_judge_cli.judge import CommandJudge
 
 __version__ = "0.1.0"

@@ -2,8 +2,10 @@
 
 The contract, per candidate:
 
-- the command starts in its own session (its own process group), with the
-  caller's working directory and environment, never through a shell;
+- the command starts in its own session, with the caller's working
+  directory and environment, never through a shell, under a small reaper
+  process (:mod:`dlm_judge_cli.reaper`) that, on Linux, also catches
+  children which leave that session with ``setsid``;
 - it reads one line of JSON on stdin, ``{"prompt": "...", "candidate": "..."}``
   (ASCII, non-ASCII text as ``\\u`` escapes), followed by end of file;
 - it prints one JSON object on stdout, ``{"score": <number>, "reasoning":
@@ -17,8 +19,9 @@ names the command and ends with the tail of its stderr: a command that
 cannot start, runs past the time limit, exits non-zero, prints more than
 :data:`MAX_STDOUT_BYTES`, or prints anything but such an object with a
 finite number (not a boolean) as its score. The other candidates' commands
-are killed then, and every judge run ends with its whole process group
-killed, so nothing it started outlives it. POSIX only.
+are killed then, and every judge run ends with everything it started
+killed (its process group, and on Linux every descendant, whatever its
+session), so nothing it started outlives it. POSIX only.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from dlm_core.errors import JudgeError
+from dlm_core.api import JudgeError
+from dlm_judge_cli.reaper import CANNOT_START
 
 MAX_PARALLEL = 8
 MAX_STDOUT_BYTES = 1 << 20  # a verdict is a few bytes; more than this is a broken judge
@@ -43,6 +50,8 @@ STDERR_TAIL_BYTES = 64 << 10  # only the end of stderr is kept, however much is 
 STDERR_IN_MESSAGE = 400  # characters of that tail quoted in the error
 _CHUNK = 64 << 10
 _POLL_SECONDS = 0.05  # how often a run checks its time limit and whether to give up
+_STOP_GRACE_SECONDS = 5.0  # how long the reaper gets to kill what the command started
+_REAPER = [sys.executable, "-I", "-S", str(Path(__file__).with_name("reaper.py"))]
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,9 @@ class CommandJudge:
             pending = set(futures)
             while pending:
                 # Waking up now and then lets Ctrl-C reach this thread promptly.
-                done, pending = wait(pending, timeout=_POLL_SECONDS * 4, return_when=FIRST_COMPLETED)
+                done, pending = wait(
+                    pending, timeout=_POLL_SECONDS * 4, return_when=FIRST_COMPLETED
+                )
                 for future in sorted(done, key=futures.__getitem__):
                     index = futures[future]
                     try:
@@ -126,9 +137,16 @@ class CommandJudge:
         if cancel.is_set():
             raise _Cancelled
         payload = json.dumps({"prompt": prompt, "candidate": candidate}) + "\n"
-        status, stdout, stderr = _run_command(self.argv, payload.encode("ascii"), self.timeout, cancel)
+        status, stdout, stderr = _run_command(
+            self.argv, payload.encode("ascii"), self.timeout, cancel
+        )
+        if status == 127 and stderr.startswith(CANNOT_START.encode()):
+            why = stderr[len(CANNOT_START) :].decode("utf-8", errors="replace").strip()
+            raise _Failed(f"cannot start it: {why}")
         if status != 0:
-            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            how = (
+                f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            )
             raise _Failed(how, stderr)
         try:
             return _parse_verdict(stdout)
@@ -156,7 +174,7 @@ def _run_command(
     """
     try:
         proc = subprocess.Popen(
-            argv,
+            [*_REAPER, *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -165,77 +183,105 @@ def _run_command(
         )
     except OSError as exc:
         raise _Failed(f"cannot start it: {exc.strerror or exc}") from None
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    stdout, stderr = bytearray(), bytearray()
+    exchange = _Exchange(proc, payload, time.monotonic() + timeout, timeout, cancel)
+    try:
+        exchange.run()
+    finally:
+        _stop(proc)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+    return proc.returncode, bytes(exchange.stdout), bytes(exchange.stderr)
 
-    def check(now: float) -> None:
-        if cancel is not None and cancel.is_set():
+
+class _Exchange:
+    """One judge process's pipes: the payload written, stdout and the stderr tail read, in turn."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        payload: bytes,
+        deadline: float,
+        timeout: float,
+        cancel: threading.Event | None,
+    ) -> None:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self.proc, self.payload, self.sent = proc, payload, 0
+        self.deadline, self.timeout, self.cancel = deadline, timeout, cancel
+        self.stdout, self.stderr = bytearray(), bytearray()
+
+    def check(self, now: float) -> None:
+        if self.cancel is not None and self.cancel.is_set():
             raise _Cancelled
-        if now >= deadline:
+        if now >= self.deadline:
             raise _Failed(
-                f"timed out after {timeout:g} s (raise --judge-timeout if it needs longer)", stderr
+                f"timed out after {self.timeout:g} s (raise --judge-timeout if it needs longer)",
+                self.stderr,
             )
 
-    try:
+    def run(self) -> None:
+        """Until both output pipes close and the process has exited (or a limit is hit)."""
+        proc = self.proc
         with selectors.DefaultSelector() as selector:
             for stream, event in (
                 (proc.stdin, selectors.EVENT_WRITE),
                 (proc.stdout, selectors.EVENT_READ),
                 (proc.stderr, selectors.EVENT_READ),
             ):
+                assert stream is not None
                 os.set_blocking(stream.fileno(), False)
                 selector.register(stream, event)
-            sent = 0
             group_killed = False
             while selector.get_map():
                 now = time.monotonic()
-                check(now)
-                for key, _event in selector.select(min(deadline - now, _POLL_SECONDS)):
-                    source, fd = key.fileobj, key.fd
-                    if source is proc.stdin:
-                        try:
-                            sent += os.write(fd, payload[sent : sent + _CHUNK])
-                        except BrokenPipeError:  # it stopped reading; what it prints still counts
-                            sent = len(payload)
-                        except BlockingIOError:
-                            continue
-                        if sent >= len(payload):
-                            selector.unregister(proc.stdin)
-                            proc.stdin.close()
-                        continue
-                    try:
-                        chunk = os.read(fd, _CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        selector.unregister(source)
-                        (proc.stdout if source is proc.stdout else proc.stderr).close()
-                    elif source is proc.stdout:
-                        stdout += chunk
-                        if len(stdout) > MAX_STDOUT_BYTES:
-                            raise _Failed(
-                                f"output too large: more than {_size(MAX_STDOUT_BYTES)} on stdout "
-                                '(a verdict is one {"score": ...} object)',
-                                stderr,
-                            )
+                self.check(now)
+                for key, _event in selector.select(min(self.deadline - now, _POLL_SECONDS)):
+                    if key.fileobj is proc.stdin:
+                        self._write(selector, key.fd)
                     else:
-                        stderr += chunk
-                        del stderr[:-STDERR_TAIL_BYTES]
+                        self._read(selector, key.fileobj, key.fd)
                 if not group_killed and _has_exited(proc):
-                    # It has answered; a child it left behind must not hold the
-                    # pipes open until the time limit.
+                    # It has answered (and the reaper has killed what it started);
+                    # nothing left in its group may hold the pipes open.
                     _kill_group(proc)
                     group_killed = True
-            while not _has_exited(proc):  # closed its pipes but still running
-                check(time.monotonic())
-                time.sleep(_POLL_SECONDS / 5)
-    finally:
-        _kill_group(proc)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            stream.close()
-        proc.wait()
-    return proc.returncode, bytes(stdout), bytes(stderr)
+        while not _has_exited(proc):  # closed its pipes but still running
+            self.check(time.monotonic())
+            time.sleep(_POLL_SECONDS / 5)
+
+    def _write(self, selector: selectors.BaseSelector, fd: int) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            self.sent += os.write(fd, self.payload[self.sent : self.sent + _CHUNK])
+        except BrokenPipeError:  # it stopped reading; what it prints still counts
+            self.sent = len(self.payload)
+        except BlockingIOError:
+            return
+        if self.sent >= len(self.payload):
+            selector.unregister(stdin)
+            stdin.close()
+
+    def _read(self, selector: selectors.BaseSelector, source: Any, fd: int) -> None:
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        if not chunk:
+            selector.unregister(source)
+            source.close()
+        elif source is self.proc.stdout:
+            self.stdout += chunk
+            if len(self.stdout) > MAX_STDOUT_BYTES:
+                raise _Failed(
+                    f"output too large: more than {_size(MAX_STDOUT_BYTES)} on stdout "
+                    '(a verdict is one {"score": ...} object)',
+                    self.stderr,
+                )
+        else:
+            self.stderr += chunk
+            del self.stderr[:-STDERR_TAIL_BYTES]
 
 
 def _parse_verdict(stdout: bytes) -> Verdict:
@@ -258,7 +304,9 @@ def _parse_verdict(stdout: bytes) -> Verdict:
             f"{_excerpt(text)}"
         ) from None
     if not isinstance(data, dict):
-        raise _Failed(f'printed JSON {_excerpt(text)} on stdout; expected an object {{"score": <number>}}')
+        raise _Failed(
+            f'printed JSON {_excerpt(text)} on stdout; expected an object {{"score": <number>}}'
+        )
     if "score" not in data:
         raise _Failed(f'printed JSON without a "score": {_excerpt(text)}')
     score = data["score"]
@@ -269,10 +317,14 @@ def _parse_verdict(stdout: bytes) -> Verdict:
     except OverflowError:
         value = math.inf
     if not math.isfinite(value):
-        raise _Failed(f"printed a non-finite score {_excerpt(str(score))}; the score must be a finite number")
+        raise _Failed(
+            f"printed a non-finite score {_excerpt(str(score))}; the score must be a finite number"
+        )
     reasoning = data.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, str):
-        raise _Failed(f'printed a "reasoning" that is not a string: {_excerpt(json.dumps(reasoning))}')
+        raise _Failed(
+            f'printed a "reasoning" that is not a string: {_excerpt(json.dumps(reasoning))}'
+        )
     return Verdict(value, reasoning)
 
 
@@ -290,6 +342,17 @@ def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
         return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a run: the reaper kills every descendant and exits; then its group is killed."""
+    if proc.returncode is None and not _has_exited(proc):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while not _has_exited(proc) and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS / 10)
+    _kill_group(proc)  # whatever the reaper could not reach (or a reaper that hung)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -12,17 +12,20 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dlm_core import hookimpl
 from dlm_core.document.io import read_document
 from dlm_core.errors import JudgeError
+from dlm_core.fileformat import write_json
 from dlm_core.metrics.db import MetricsDB
 from dlm_core.mining.run import MineOptions, MineOutcome, mine_document
 from dlm_core.plugins import PluginHost, SamplerSpec
 from dlm_core.store.store import Store
 from dlm_core.testing import LoopTrainer, loop_trainer_plugin, tiny_document_text
 from dlm_core.training.phases import TrainOptions, train_document
+from dlm_core.workspace import Workspace
 
 Q1, Q2 = "How should release notes read?", "What goes first?"
 TERSE = "Short."
@@ -53,7 +56,9 @@ def mining_host(host: PluginHost) -> PluginHost:
 
 
 @pytest.fixture(scope="module")
-def trained_template(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> tuple[Path, Path]:
+def trained_template(
+    tmp_path_factory: pytest.TempPathFactory, tiny_base: Path
+) -> tuple[Path, Path]:
     """A document and its store with one real adapter version, trained once per module."""
     root = tmp_path_factory.mktemp("trained")
     doc, home = root / "doc.dlm", root / "home"
@@ -62,7 +67,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) 
     host = PluginHost.with_builtins()
     host.register(loop_trainer_plugin(LoopTrainer()), "test-loop-trainer")
     options = TrainOptions(phase="sft", progress=False, max_steps=1)
-    train_document(doc, options, home=home, host=host, say=lambda _m: None)
+    train_document(Workspace(home, host, say=lambda _m: None), doc, options)
     return doc, home
 
 
@@ -73,12 +78,17 @@ def trained_doc(trained_template: tuple[Path, Path], tmp_path: Path, dlm_home: P
     shutil.copytree(home, dlm_home, dirs_exist_ok=True)
     copy = tmp_path / doc.name
     shutil.copy2(doc, copy)
+    # The copied store belongs to the copied document (a store refuses a copy
+    # while its own document is still in place).
+    store = Store(dlm_home, read_document(copy).dlm_id)  # type: ignore[arg-type]
+    manifest = attrs.evolve(store.manifest(), document_path=str(copy.resolve()))  # type: ignore[misc]
+    write_json(store.manifest_path, manifest)
     return copy
 
 
 def mine(doc: Path, host: PluginHost, home: Path, judge: str, **options: object) -> MineOutcome:
     chosen = MineOptions(judge=judge, sampler="fixed", samples=3, progress=False, **options)  # type: ignore[arg-type]
-    return mine_document(doc, chosen, home=home, host=host, say=lambda _m: None)
+    return mine_document(Workspace(home, host, say=lambda _m: None), doc, chosen)
 
 
 def snapshot(doc: Path, home: Path) -> dict[str, object]:
@@ -91,7 +101,8 @@ def snapshot(doc: Path, home: Path) -> dict[str, object]:
         "beside the document": sorted(p.name for p in doc.parent.iterdir()),  # no .bak either
         "staged": {p.name: p.read_bytes() for p in staged.iterdir()} if staged.exists() else None,
         "versions": [
-            (v.name, {f.name: f.read_bytes() for f in sorted(v.path.iterdir())}) for v in store.versions()
+            (v.name, {f.name: f.read_bytes() for f in sorted(v.path.iterdir())})
+            for v in store.versions()
         ],
         "current": current.name if current else None,
     }
@@ -100,8 +111,8 @@ def snapshot(doc: Path, home: Path) -> dict[str, object]:
 FAILING_JUDGES = {
     "malformed JSON": ('print("score: high")', {}, "malformed JSON"),
     "non-numeric score": ('print(\'{"score": "high"}\')', {}, "non-numeric score 'high'"),
-    "boolean score": ('print(\'{"score": true}\')', {}, "non-numeric score True"),
-    "NaN score": ('print(\'{"score": NaN}\')', {}, "non-finite score"),
+    "boolean score": ("print('{\"score\": true}')", {}, "non-numeric score True"),
+    "NaN score": ("print('{\"score\": NaN}')", {}, "non-finite score"),
     "non-zero exit": (
         'import sys; print("rate limited by the scoring service", file=sys.stderr); sys.exit(2)',
         {},
@@ -119,7 +130,12 @@ FAILING_JUDGES = {
 @pytest.mark.parametrize("case", sorted(FAILING_JUDGES))
 @pytest.mark.parametrize("apply", [True, False], ids=["apply", "stage"])
 def test_a_failing_judge_stops_the_run_and_changes_nothing(
-    trained_doc: Path, mining_host: PluginHost, dlm_home: Path, judge_script: Script, case: str, apply: bool
+    trained_doc: Path,
+    mining_host: PluginHost,
+    dlm_home: Path,
+    judge_script: Script,
+    case: str,
+    apply: bool,
 ) -> None:
     body, options, expected = FAILING_JUDGES[case]
     selector = judge_script("failing", body)
@@ -139,7 +155,10 @@ def test_a_missing_judge_program_stops_the_run_before_sampling(
     trained_doc: Path, mining_host: PluginHost, dlm_home: Path, tmp_path: Path
 ) -> None:
     before = snapshot(trained_doc, dlm_home)
-    with pytest.raises(JudgeError, match="cannot start judge command '/nonexistent/judge': /nonexistent/judge does not exist"):
+    with pytest.raises(
+        JudgeError,
+        match="cannot start judge command '/nonexistent/judge': /nonexistent/judge does not exist",
+    ):
         mine(trained_doc, mining_host, dlm_home, "cli:/nonexistent/judge", apply=True)
     assert snapshot(trained_doc, dlm_home) == before
 
@@ -150,11 +169,17 @@ def test_a_good_judge_writes_pairs_with_its_name_and_the_terse_answer_chosen(
     outcome = mine(trained_doc, mining_host, dlm_home, terse_judge, apply=True)
     assert outcome.applied == 2 and outcome.threshold == 0.0 and outcome.judge == terse_judge
     mined = [s for s in read_document(trained_doc).sections if s.auto_mined]
-    pairs = {s.records[0]["Prompt"]: (s.records[0]["Chosen"], s.records[0]["Rejected"], s.provenance) for s in mined}
+    pairs = {
+        s.records[0]["Prompt"]: (s.records[0]["Chosen"], s.records[0]["Rejected"], s.provenance)
+        for s in mined
+    }
     assert set(pairs) == {Q1, Q2}
     chosen, rejected, provenance = pairs[Q1]
     assert (chosen, rejected) == (TERSE, VERBOSE)
     assert pairs[Q2][:2] == ("Breaking changes.", CANDIDATES[Q2][0])
     assert provenance.judge_name == terse_judge  # type: ignore[union-attr]
-    assert (provenance.judge_score_chosen, provenance.judge_score_rejected) == (-len(TERSE), -len(VERBOSE))  # type: ignore[union-attr]
+    assert (provenance.judge_score_chosen, provenance.judge_score_rejected) == (
+        -len(TERSE),
+        -len(VERBOSE),
+    )  # type: ignore[union-attr]
     assert provenance.mined_run_id == outcome.run_id  # type: ignore[union-attr]

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dlm_core import hookimpl
-from dlm_core.errors import JudgeError
-from dlm_core.plugins import JudgeSpec
+from dlm_core.api import JudgeError, JudgeSpec, hookimpl
 
 if TYPE_CHECKING:
-    from dlm_core.context import PluginContext
+    from dlm_core.api import PluginContext
     from dlm_judge_hf.judge import RewardModelJudge
 
 __version__ = "0.1.0"
@@ -36,7 +34,8 @@ def dlm_judges() -> list[JudgeSpec]:
 def make_judge(context: PluginContext, argument: str | None) -> RewardModelJudge:
     """Build the judge for ``--judge hf:<model>``; checks that the model can be found.
 
-    :raises JudgeError: no model after ``hf:``, or a bad ``judge_batch_size``.
+    :raises JudgeError: no model after ``hf:``.
+    :raises PluginError: a bad ``judge_batch_size``.
     :raises ModelError: a folder that does not exist or a hub id that is
         neither cached nor on a reachable hub.
     """
@@ -49,9 +48,5 @@ def make_judge(context: PluginContext, argument: str | None) -> RewardModelJudge
             "e.g. --judge hf:Skywork/Skywork-Reward-V2-Qwen3-0.6B"
         )
     target = locate_model(model)
-    batch_size = context.options.get("judge_batch_size")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise JudgeError(f"judge_batch_size must be a whole number of at least 1, got {batch_size!r}")
+    batch_size = context.count_option("judge_batch_size")
     return RewardModelJudge(model, target, device=context.device, batch_size=batch_size)

@@ -15,17 +15,15 @@ torch and transformers are imported inside the methods that need them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlm_core.errors import JudgeError, ModelError
+from dlm_core.api import JudgeError, ModelError, looks_local, why_unavailable
 
 # The largest context a tokenizer or config may state and still be taken at its
 # word; transformers uses a huge sentinel for "no limit".
 _NO_LIMIT = 1_000_000
-_OFFLINE_VALUES = {"1", "on", "true", "yes"}
 
 
 def locate_model(model: str) -> str:
@@ -38,7 +36,7 @@ def locate_model(model: str) -> str:
     :raises ModelError: one line naming the model and what is wrong.
     """
     path = Path(model).expanduser().absolute()
-    if model.startswith((".", "/", "~")) or path.exists():
+    if looks_local(model) or path.exists():
         if not path.exists():
             raise ModelError(
                 f"cannot load reward model {model!r} for --judge hf: the folder {path} does not exist"
@@ -59,29 +57,9 @@ def locate_model(model: str) -> str:
 
 
 def _check_hub_model(model_id: str) -> None:
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        cached = try_to_load_from_cache(model_id, "config.json")
-    except Exception:  # an id the hub client rejects (bad characters...) is not cached
-        cached = None
-    if isinstance(cached, str):
+    why = why_unavailable(model_id)
+    if why is None:
         return
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _OFFLINE_VALUES:
-        why = "HF_HUB_OFFLINE is set"
-    else:
-        from huggingface_hub import HfApi
-        from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
-
-        try:
-            HfApi().model_info(model_id, timeout=10)
-            return
-        except GatedRepoError:
-            return  # it exists; from_pretrained says what access it needs
-        except RepositoryNotFoundError:
-            why = "the hub has no model by that name (or it is private and you are not logged in)"
-        except Exception as exc:
-            why = f"the hub did not answer ({_one_line(exc)})"
     raise ModelError(
         f"cannot load reward model {model_id!r} for --judge hf: it is not in the Hugging Face "
         f"cache and {why}; download it where the hub is reachable, or pass a local folder "
@@ -145,15 +123,23 @@ class RewardModelJudge:
             return self._loaded
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from dlm_core.models.session import pick_device
+        from dlm_core.api import pick_device
 
         device, dtype = pick_device(self.requested_device)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self.target)
+            # Never the model's own code: a reward model is named on the command line,
+            # and its folder or repository could hold anything.
+            tokenizer = AutoTokenizer.from_pretrained(self.target, trust_remote_code=False)
             model, info = AutoModelForSequenceClassification.from_pretrained(
-                self.target, dtype=dtype, output_loading_info=True
+                self.target, dtype=dtype, output_loading_info=True, trust_remote_code=False
             )
         except Exception as exc:
+            if "trust_remote_code" in str(exc):
+                raise ModelError(
+                    f"cannot load reward model {self.model_name!r} for --judge hf: it needs to run "
+                    "its own Python code (auto_map, trust_remote_code), which dlm never does; "
+                    "such models are not supported, pick one that transformers supports natively"
+                ) from None
             raise ModelError(
                 f"cannot load reward model {self.model_name!r} for --judge hf: "
                 f"{type(exc).__name__}: {_one_line(exc)}"
@@ -162,7 +148,9 @@ class RewardModelJudge:
         if missing:
             # A checkpoint without a trained classification head (a plain causal LM,
             # say) would load with random head weights and score noise.
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            shown = ", ".join(missing[:3]) + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            )
             raise ModelError(
                 f"{self.model_name!r} is not a reward model: loading it as a sequence classifier "
                 f"left {shown} randomly initialized; --judge hf needs a model trained for "
@@ -253,7 +241,9 @@ def _max_length(tokenizer: Any, config: Any) -> int | None:
         getattr(text_config, "max_position_embeddings", None),
         getattr(text_config, "n_positions", None),
     ]
-    limits = [v for v in stated if isinstance(v, int) and not isinstance(v, bool) and 0 < v < _NO_LIMIT]
+    limits = [
+        v for v in stated if isinstance(v, int) and not isinstance(v, bool) and 0 < v < _NO_LIMIT
+    ]
     return min(limits) if limits else None
 
 

@@ -33,7 +33,9 @@ CANDIDATES = [
 ]
 
 
-def build_reward_model(folder: Path, tokenizer, *, num_labels: int, arch: str = "llama", chat: bool = True) -> Path:  # type: ignore[no-untyped-def]
+def build_reward_model(
+    folder: Path, tokenizer, *, num_labels: int, arch: str = "llama", chat: bool = True
+) -> Path:  # type: ignore[no-untyped-def]
     import torch
     from transformers import (
         GPT2Config,
@@ -44,11 +46,23 @@ def build_reward_model(folder: Path, tokenizer, *, num_labels: int, arch: str = 
 
     torch.manual_seed(num_labels)
     if arch == "llama":
-        config = LlamaConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, num_labels=num_labels, **TINY_CONFIG)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            num_labels=num_labels,
+            **TINY_CONFIG,
+        )
         model = LlamaForSequenceClassification(config)
     else:  # absolute positions and a 64-token context: padding and truncation must be right
-        config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                            pad_token_id=tokenizer.pad_token_id, num_labels=num_labels)
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=64,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            pad_token_id=tokenizer.pad_token_id,
+            num_labels=num_labels,
+        )
         model = GPT2ForSequenceClassification(config)
     model.save_pretrained(folder)
     template = tokenizer.chat_template
@@ -93,7 +107,14 @@ def context(tmp_path: Path, tiny_base: Path, **options: object) -> PluginContext
     )
 
 
-def expected_scores(folder: Path, prompt: str, candidates: list[str], *, chat: bool = True, max_length: int | None = None) -> list[float]:
+def expected_scores(
+    folder: Path,
+    prompt: str,
+    candidates: list[str],
+    *,
+    chat: bool = True,
+    max_length: int | None = None,
+) -> list[float]:
     """The model's own output for each candidate alone: no padding, no batching."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -104,7 +125,8 @@ def expected_scores(folder: Path, prompt: str, candidates: list[str], *, chat: b
     for candidate in candidates:
         if chat:
             text = tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}, {"role": "assistant", "content": candidate}], tokenize=False
+                [{"role": "user", "content": prompt}, {"role": "assistant", "content": candidate}],
+                tokenize=False,
             )
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         else:
@@ -116,29 +138,47 @@ def expected_scores(folder: Path, prompt: str, candidates: list[str], *, chat: b
     return scores
 
 
-def test_one_output_scores_are_the_models_logit(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_one_output_scores_are_the_models_logit(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     judge = host.judge(f"hf:{reward_models['one']}", context(tmp_path, tiny_base))
-    assert judge.score(PROMPT, CANDIDATES) == pytest.approx(expected_scores(reward_models["one"], PROMPT, CANDIDATES), abs=1e-4)
+    assert judge.score(PROMPT, CANDIDATES) == pytest.approx(
+        expected_scores(reward_models["one"], PROMPT, CANDIDATES), abs=1e-4
+    )
 
 
-def test_two_outputs_score_the_logit_difference(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_two_outputs_score_the_logit_difference(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     judge = host.judge(f"hf:{reward_models['two']}", context(tmp_path, tiny_base))
     scores = judge.score(PROMPT, CANDIDATES)
-    assert scores == pytest.approx(expected_scores(reward_models["two"], PROMPT, CANDIDATES), abs=1e-4)
+    assert scores == pytest.approx(
+        expected_scores(reward_models["two"], PROMPT, CANDIDATES), abs=1e-4
+    )
     assert len(set(scores)) == len(CANDIDATES)  # the candidates really were told apart
 
 
-def test_batching_does_not_change_scores(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batching_does_not_change_scores(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     selector = f"hf:{reward_models['two']}"
     together = host.judge(selector, context(tmp_path, tiny_base)).score(PROMPT, CANDIDATES)
-    one_by_one = host.judge(selector, context(tmp_path, tiny_base, judge_batch_size=1)).score(PROMPT, CANDIDATES)
-    in_threes = host.judge(selector, context(tmp_path, tiny_base, judge_batch_size=3)).score(PROMPT, CANDIDATES)
+    one_by_one = host.judge(selector, context(tmp_path, tiny_base, judge_batch_size=1)).score(
+        PROMPT, CANDIDATES
+    )
+    in_threes = host.judge(selector, context(tmp_path, tiny_base, judge_batch_size=3)).score(
+        PROMPT, CANDIDATES
+    )
     assert together == pytest.approx(one_by_one, abs=1e-4)
     assert in_threes == pytest.approx(one_by_one, abs=1e-4)
 
 
-def test_one_score_per_candidate_in_order(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
-    judge = host.judge(f"hf:{reward_models['one']}", context(tmp_path, tiny_base, judge_batch_size=2))
+def test_one_score_per_candidate_in_order(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
+    judge = host.judge(
+        f"hf:{reward_models['one']}", context(tmp_path, tiny_base, judge_batch_size=2)
+    )
     forward = judge.score(PROMPT, CANDIDATES)
     backward = judge.score(PROMPT, CANDIDATES[::-1])
     assert len(forward) == len(CANDIDATES) and all(isinstance(s, float) for s in forward)
@@ -146,13 +186,17 @@ def test_one_score_per_candidate_in_order(host: PluginHost, reward_models, tmp_p
     assert judge.score(PROMPT, []) == []
 
 
-def test_a_tokenizer_without_chat_template_scores_prompt_blank_line_candidate(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_tokenizer_without_chat_template_scores_prompt_blank_line_candidate(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     judge = host.judge(f"hf:{reward_models['plain']}", context(tmp_path, tiny_base))
     expected = expected_scores(reward_models["plain"], PROMPT, CANDIDATES, chat=False)
     assert judge.score(PROMPT, CANDIDATES) == pytest.approx(expected, abs=1e-4)
 
 
-def test_long_candidates_are_truncated_to_the_models_context(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_long_candidates_are_truncated_to_the_models_context(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     long = "word " * 400  # far past the 64 positions this GPT-2 has
     candidates = ["Short.", long, "Medium, but still fine."]
     judge = host.judge(f"hf:{reward_models['short']}", context(tmp_path, tiny_base))
@@ -160,21 +204,27 @@ def test_long_candidates_are_truncated_to_the_models_context(host: PluginHost, r
     assert judge.score(PROMPT, candidates) == pytest.approx(expected, abs=1e-4)
 
 
-def test_name_and_default_threshold(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_name_and_default_threshold(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     judge = host.judge(f"hf:{reward_models['one']}", context(tmp_path, tiny_base))
     assert isinstance(judge, Judge)
     assert judge.name == f"hf:{reward_models['one']}"
     assert judge.default_threshold == 1.0
 
 
-def test_more_than_two_outputs_is_a_clear_error(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_two_outputs_is_a_clear_error(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path
+) -> None:  # type: ignore[no-untyped-def]
     judge = host.judge(f"hf:{reward_models['three']}", context(tmp_path, tiny_base))
     with pytest.raises(JudgeError, match="has 3 outputs") as caught:
         judge.score(PROMPT, CANDIDATES)
     assert "\n" not in str(caught.value)
 
 
-def test_a_model_without_a_trained_head_is_refused(host: PluginHost, tmp_path: Path, tiny_base: Path) -> None:
+def test_a_model_without_a_trained_head_is_refused(
+    host: PluginHost, tmp_path: Path, tiny_base: Path
+) -> None:
     # tiny_base is a causal LM: as a classifier its score head would be random noise.
     judge = host.judge(f"hf:{tiny_base}", context(tmp_path, tiny_base))
     with pytest.raises(ModelError, match=r"is not a reward model.*score\.weight") as caught:
@@ -182,7 +232,9 @@ def test_a_model_without_a_trained_head_is_refused(host: PluginHost, tmp_path: P
     assert "\n" not in str(caught.value)
 
 
-def test_a_missing_folder_is_a_one_line_error_naming_it(host: PluginHost, tmp_path: Path, tiny_base: Path) -> None:
+def test_a_missing_folder_is_a_one_line_error_naming_it(
+    host: PluginHost, tmp_path: Path, tiny_base: Path
+) -> None:
     missing = tmp_path / "no-such-reward-model"
     with pytest.raises(ModelError) as caught:
         host.judge(f"hf:{missing}", context(tmp_path, tiny_base))
@@ -190,7 +242,9 @@ def test_a_missing_folder_is_a_one_line_error_naming_it(host: PluginHost, tmp_pa
     assert str(missing) in message and "does not exist" in message and "\n" not in message
 
 
-def test_a_folder_that_is_not_a_model_is_a_one_line_error(host: PluginHost, tmp_path: Path, tiny_base: Path) -> None:
+def test_a_folder_that_is_not_a_model_is_a_one_line_error(
+    host: PluginHost, tmp_path: Path, tiny_base: Path
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ModelError, match=r"no config\.json") as caught:
@@ -198,41 +252,64 @@ def test_a_folder_that_is_not_a_model_is_a_one_line_error(host: PluginHost, tmp_
     assert "\n" not in str(caught.value)
 
 
-def test_a_model_that_fails_to_load_is_a_one_line_error(host: PluginHost, tmp_path: Path, tiny_base: Path) -> None:
+def test_a_model_that_fails_to_load_is_a_one_line_error(
+    host: PluginHost, tmp_path: Path, tiny_base: Path
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "config.json").write_text('{"model_type": "llama", "num_labels": 1}', encoding="utf-8")
+    (broken / "config.json").write_text(
+        '{"model_type": "llama", "num_labels": 1}', encoding="utf-8"
+    )
     judge = host.judge(f"hf:{broken}", context(tmp_path, tiny_base))  # found: the check is cheap
     with pytest.raises(ModelError, match=f"cannot load reward model '{broken}'") as caught:
         judge.score(PROMPT, CANDIDATES)
     assert "\n" not in str(caught.value)
 
 
-def test_an_unknown_hub_id_offline_is_a_one_line_error(host: PluginHost, tmp_path: Path, tiny_base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_hub_id_offline_is_a_one_line_error(
+    host: PluginHost, tmp_path: Path, tiny_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match=r"'nobody/no-such-reward-model'.*not in the Hugging Face cache.*HF_HUB_OFFLINE") as caught:
+    with pytest.raises(
+        ModelError,
+        match=r"'nobody/no-such-reward-model'.*not in the Hugging Face cache.*HF_HUB_OFFLINE",
+    ) as caught:
         host.judge("hf:nobody/no-such-reward-model", context(tmp_path, tiny_base))
     assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("selector", ["hf", "hf:", "hf:   "])
-def test_a_missing_model_argument_says_how_to_name_one(host: PluginHost, tmp_path: Path, tiny_base: Path, selector: str) -> None:
-    with pytest.raises(JudgeError, match=r"needs a reward model: use --judge hf:<hub id or local folder>"):
+def test_a_missing_model_argument_says_how_to_name_one(
+    host: PluginHost, tmp_path: Path, tiny_base: Path, selector: str
+) -> None:
+    with pytest.raises(
+        JudgeError, match=r"needs a reward model: use --judge hf:<hub id or local folder>"
+    ):
         host.judge(selector, context(tmp_path, tiny_base))
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, "4", True])
-def test_a_bad_judge_batch_size_is_refused(host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path, size: object) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_judge_batch_size_is_refused(
+    host: PluginHost, reward_models, tmp_path: Path, tiny_base: Path, size: object
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DlmError, match="judge_batch_size"):
-        host.judge(f"hf:{reward_models['one']}", context(tmp_path, tiny_base, judge_batch_size=size))
+        host.judge(
+            f"hf:{reward_models['one']}", context(tmp_path, tiny_base, judge_batch_size=size)
+        )
 
 
 def test_importing_the_plugin_imports_no_torch() -> None:
     code = "import sys, dlm_judge_hf; dlm_judge_hf.dlm_judges(); import dlm_judge_hf.judge; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_the_distribution_registers_the_hf_entry_point() -> None:
-    (entry,) = [ep for ep in importlib.metadata.distribution("dlm-judge-hf").entry_points if ep.group == "dlm"]
+    (entry,) = [
+        ep
+        for ep in importlib.metadata.distribution("dlm-judge-hf").entry_points
+        if ep.group == "dlm"
+    ]
     assert (entry.name, entry.value) == ("judge-hf", "dlm_judge_hf")

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dlm_core import hookimpl
-from dlm_core.errors import JudgeError
-from dlm_core.plugins import JudgeSpec
+from dlm_core.api import JudgeError, JudgeSpec, hookimpl
 
 if TYPE_CHECKING:
-    from dlm_core.context import PluginContext
+    from dlm_core.api import PluginContext
     from dlm_judge_sway.judge import SwayJudge
 
 __all__ = ["DEFAULT_THRESHOLD", "NO_ADAPTER", "dlm_judges", "make_judge"]
@@ -49,7 +47,7 @@ def make_judge(context: PluginContext, argument: str | None) -> SwayJudge:
         raise JudgeError(NO_ADAPTER)
     from dlm_judge_sway.judge import SwayJudge
 
-    return SwayJudge(context.session, batch_size=context.options.get("judge_batch_size"))
+    return SwayJudge(context.session, batch_size=context.count_option("judge_batch_size"))
 
 
 @hookimpl

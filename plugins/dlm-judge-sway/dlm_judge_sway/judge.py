@@ -25,8 +25,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from dlm_core.errors import JudgeError
-from dlm_core.models.session import ModelSession
+from dlm_core.api import JudgeError, ModelSession
 from dlm_judge_sway import DEFAULT_THRESHOLD, NO_ADAPTER
 
 TOKEN_BUDGET = 16_384
@@ -46,12 +45,11 @@ class SwayJudge:
 
     name = "sway"
     default_threshold = DEFAULT_THRESHOLD
+    uses_current_adapter = True  # it judges with the adapter it is asked to judge
 
     def __init__(self, session: ModelSession, *, batch_size: int | None = None) -> None:
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"judge_batch_size must be a positive integer, not {batch_size!r}")
         self.session = session
-        self.batch_size = int(batch_size) if batch_size is not None else None
+        self.batch_size = batch_size  # checked by the factory (PluginContext.count_option)
         self.batch_rows: list[int] = []
 
     def score(self, prompt: str, candidates: list[str]) -> list[float]:

@@ -82,7 +82,9 @@ def test_batching_does_not_change_scores(
     single = one_by_one.score(PROMPT, CANDIDATES)
     assert one_by_one.batch_rows == [1] * len(CANDIDATES)
     batched = together.score(PROMPT, CANDIDATES)
-    assert sum(together.batch_rows) == len(CANDIDATES) and len(together.batch_rows) < len(CANDIDATES)
+    assert sum(together.batch_rows) == len(CANDIDATES) and len(together.batch_rows) < len(
+        CANDIDATES
+    )
     assert batched == pytest.approx(single, abs=1e-5)
 
 
@@ -184,4 +186,7 @@ def test_answers_of_similar_length_share_a_batch_and_a_much_longer_one_does_not(
     judge.score(PROMPT, similar)
     assert judge.batch_rows == [3]
     judge.score(PROMPT, [*similar, " ".join(["A much longer answer that rambles on."] * 12)])
-    assert judge.batch_rows == [3, 1]  # padding three short rows to its length would waste most of the batch
+    assert judge.batch_rows == [
+        3,
+        1,
+    ]  # padding three short rows to its length would waste most of the batch

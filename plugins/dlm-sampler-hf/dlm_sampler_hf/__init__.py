@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dlm_core import hookimpl
-from dlm_core.plugins import SamplerSpec
+from dlm_core.api import SamplerSpec, hookimpl
 
 if TYPE_CHECKING:
-    from dlm_core.context import PluginContext
-    from dlm_core.models.session import ModelSession
+    from dlm_core.api import ModelSession, PluginContext
     from dlm_sampler_hf.sampler import HfSampler
 
 __all__ = ["dlm_samplers", "generate_one", "make_sampler"]
@@ -29,7 +27,9 @@ def make_sampler(context: PluginContext) -> HfSampler:
     """
     from dlm_sampler_hf.sampler import HfSampler
 
-    return HfSampler(context.session, batch_size=context.options.get("batch_size"))
+    return HfSampler(
+        context.session, batch_size=context.count_option("batch_size"), progress=context.progress
+    )
 
 
 def generate_one(

@@ -31,17 +31,17 @@ How the work is laid out, and why:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import torch
 from transformers import DynamicCache, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from dlm_core.mining.selection import normalize
-from dlm_core.models.session import ModelSession
-from dlm_core.protocols import Sample
+from dlm_core.api import ModelSession, ProgressBar, Sample, check_sample_arguments, normalize_text
 
 CPU_TOKEN_BUDGET = 16_384
 """Tokens (rows x (longest prompt + new tokens)) per batch on a CPU.
@@ -78,6 +78,16 @@ is the plain argmax."""
 
 _DrawSettings = tuple[float, float | None]
 """Temperature and top-p of a sampled (not greedy) call."""
+
+
+class _Silent:
+    """No bar: the sampler was built without one (a script, a test)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
 
 
 @attrs.define(eq=False)
@@ -172,16 +182,17 @@ class HfSampler:
         *,
         batch_size: int | None = None,
         round_tokens: int | None = DEFAULT_ROUND_TOKENS,
+        progress: Callable[..., ProgressBar] | None = None,
     ) -> None:
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         if round_tokens is not None and round_tokens < 1:
             raise ValueError(f"round_tokens must be a positive integer, not {round_tokens!r}")
         self.session = session
-        self.batch_size = int(batch_size) if batch_size is not None else None
+        self.batch_size = batch_size  # checked by the factory (PluginContext.count_option)
         self.round_tokens = round_tokens
+        self.progress = progress  # the command's bars (PluginContext.progress), or none
         self.generated_tokens = 0
         self.batch_rows: list[int] = []
+        self._bar: Any = None
 
     def sample(
         self,
@@ -194,47 +205,56 @@ class HfSampler:
         seed: int | None,
     ) -> list[list[str]]:
         """``n`` candidates for each prompt, in prompt order (see the module docstring)."""
-        if n < 1:
-            raise ValueError(f"n must be at least 1, not {n}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
-        if not temperature >= 0:
-            raise ValueError(f"temperature must be 0 (greedy) or more, not {temperature}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], not {top_p}")
+        check_sample_arguments(
+            n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens
+        )
         self.generated_tokens = 0
         self.batch_rows = []
         if not prompts:
             return []
 
         greedy = temperature == 0
-        chat = self.session.chat
-        device = self.session.device
         if seed is None:
             # Drawn from torch's global generator, so torch.manual_seed still pins it.
             seed = int(torch.randint(0, 2**62, (1,)).item())
+        rows = self._rows(prompts, 1 if greedy else n, None if greedy else seed)
+        with self._progress_over(len(rows)) as bar:
+            self._bar = bar
+            self._run(rows, max_new_tokens, None if greedy else (temperature, top_p))
+        return self._candidates(rows, len(prompts), copies=n if greedy else 1)
+
+    def _rows(self, prompts: list[str], per_prompt: int, seed: int | None) -> list[_Row]:
+        """``per_prompt`` rows for each prompt; each sampled row with its own seeded generator."""
+        chat, device = self.session.chat, self.session.device
         rows: list[_Row] = []
         prompt_ids: dict[str, list[int]] = {}
         for index, prompt in enumerate(prompts):
             if prompt not in prompt_ids:
                 prompt_ids[prompt] = chat.prompt_ids(prompt)
-            for number in range(1 if greedy else n):
+            for number in range(per_prompt):
                 generator = None
-                if not greedy:
+                if seed is not None:
                     generator = torch.Generator(device=device)
                     generator.manual_seed(row_seed(seed, prompt, number))
                 rows.append(_Row(index, prompt_ids[prompt], generator))
+        return rows
 
-        self._run(rows, max_new_tokens, None if greedy else (temperature, top_p))
-
+    def _candidates(self, rows: list[_Row], prompts: int, *, copies: int) -> list[list[str]]:
+        """Each row's text, ``copies`` times (greedy rows are written once and repeated)."""
         tokenizer = self.session.tokenizer
         stops = set(self._stop_ids())
-        candidates: list[list[str]] = [[] for _ in prompts]
+        candidates: list[list[str]] = [[] for _ in range(prompts)]
         for row in rows:
-            text = normalize(tokenizer.decode(row.new_ids, skip_special_tokens=True))
+            text = normalize_text(tokenizer.decode(row.new_ids, skip_special_tokens=True))
             # No end of turn within max_new_tokens: the answer was cut off, and says so.
             truncated = not row.new_ids or row.new_ids[-1] not in stops
-            candidates[row.prompt_index].extend([Sample(text, truncated=truncated)] * (n if greedy else 1))
+            # The copies of a greedy row cost no tokens.
+            candidates[row.prompt_index].append(
+                Sample(text, truncated=truncated, tokens=len(row.new_ids))
+            )
+            candidates[row.prompt_index].extend(
+                [Sample(text, truncated=truncated, tokens=0)] * (copies - 1)
+            )
         return candidates
 
     # -- generation -------------------------------------------------------
@@ -290,38 +310,12 @@ class HfSampler:
     ) -> None:
         """One batch: shared prompt prefill, then rounds of ``generate`` that drop finished rows."""
         device = self.session.device
-        pad_id = self.session.tokenizer.pad_token_id
-        prompts = [group[0].prompt_ids for group in groups]
-        width = max(map(len, prompts))
-        prompt_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-        prompt_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, ids in enumerate(prompts):
-            prompt_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            prompt_mask[i, width - len(ids) :] = 1
-        prompt_ids, prompt_mask = prompt_ids.to(device), prompt_mask.to(device)
-        owner = torch.tensor(
-            [i for i, group in enumerate(groups) for _ in group], dtype=torch.long, device=device
-        )
         active = [row for group in groups for row in group]
-        input_ids, attention_mask = prompt_ids[owner], prompt_mask[owner]
-        cache = self._prefill(model, prompt_ids, prompt_mask)
-        if cache is not None:
-            cache.batch_select_indices(owner)
+        input_ids, attention_mask, cache = self._start(model, groups)
         rounds = self.round_tokens if cache is not None else None
-
-        stop_ids = self._stop_ids()
-        stops = set(stop_ids)
         remaining = max_new_tokens
         while active and remaining > 0:
             step = min(remaining, rounds or remaining)
-            config = GenerationConfig(
-                max_new_tokens=step,
-                eos_token_id=stop_ids,
-                pad_token_id=pad_id,
-                use_cache=True,
-                return_dict_in_generate=True,
-                **NEUTRAL_GENERATION,
-            )
             processors = None
             if draw is not None:
                 generators = [row.generator for row in active if row.generator is not None]
@@ -329,24 +323,14 @@ class HfSampler:
             output = model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                generation_config=config,
+                generation_config=self._config(step),
                 logits_processor=processors,
                 **({"cache": cache} if cache is not None else {}),
             )
             self.batch_rows.append(len(active))
             new = output.sequences[:, input_ids.shape[1] :]
             remaining -= new.shape[1]
-            keep = []
-            for i, (row, tokens) in enumerate(zip(active, new.tolist(), strict=True)):
-                finished = False
-                for position, token in enumerate(tokens):
-                    if token in stops:
-                        tokens, finished = tokens[: position + 1], True
-                        break
-                row.new_ids.extend(tokens)
-                self.generated_tokens += len(tokens)
-                if not finished:
-                    keep.append(i)
+            keep = self._take_new_tokens(active, new.tolist(), last_round=remaining <= 0)
             if not keep or remaining <= 0:
                 break
             # Carry on with the unfinished rows only: their tokens, mask and cache.
@@ -359,6 +343,63 @@ class HfSampler:
                 dim=1,
             )[index]
             active = [active[i] for i in keep]
+
+    def _start(self, model: Any, groups: list[list[_Row]]) -> tuple[Any, Any, Any]:
+        """Each row's prompt, left-padded, with its mask and the shared prefill cache (or None)."""
+        device = self.session.device
+        pad_id = self.session.tokenizer.pad_token_id
+        prompts = [group[0].prompt_ids for group in groups]
+        width = max(map(len, prompts))
+        prompt_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        prompt_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, ids in enumerate(prompts):
+            prompt_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            prompt_mask[i, width - len(ids) :] = 1
+        prompt_ids, prompt_mask = prompt_ids.to(device), prompt_mask.to(device)
+        owner = torch.tensor(
+            [i for i, group in enumerate(groups) for _ in group], dtype=torch.long, device=device
+        )
+        cache = self._prefill(model, prompt_ids, prompt_mask)
+        if cache is not None:
+            cache.batch_select_indices(owner)
+        return prompt_ids[owner], prompt_mask[owner], cache
+
+    def _config(self, max_new_tokens: int) -> GenerationConfig:
+        return GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            eos_token_id=self._stop_ids(),
+            pad_token_id=self.session.tokenizer.pad_token_id,
+            use_cache=True,
+            return_dict_in_generate=True,
+            **NEUTRAL_GENERATION,
+        )
+
+    def _take_new_tokens(
+        self, active: list[_Row], new: list[list[int]], *, last_round: bool
+    ) -> list[int]:
+        """Append each row's new tokens up to its end of turn; the indices of rows still writing."""
+        stops = set(self._stop_ids())
+        keep = []
+        for i, (row, tokens) in enumerate(zip(active, new, strict=True)):
+            finished = False
+            for position, token in enumerate(tokens):
+                if token in stops:
+                    tokens, finished = tokens[: position + 1], True
+                    break
+            row.new_ids.extend(tokens)
+            self.generated_tokens += len(tokens)
+            if not finished:
+                keep.append(i)
+            if finished or last_round:
+                self._bar.update(1)
+        self._bar.set_postfix_str(f"{self.generated_tokens} tokens")
+        return keep
+
+    def _progress_over(self, rows: int) -> Any:
+        """A bar over the candidates being written (finished ones count), or a silent one."""
+        if self.progress is None:
+            return contextlib.nullcontext(_Silent())
+        return self.progress(rows, desc="sampling", unit="candidate")
 
     def _prefill(self, model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> Any:
         """The KV cache of each prompt but its last token, or None where that cannot be shared.

@@ -166,9 +166,9 @@ def test_generated_tokens_counts_the_new_tokens_of_the_last_call(
 
 
 def test_candidate_text_is_stripped_with_plain_newlines() -> None:
-    from dlm_sampler_hf.sampler import normalize  # the mining loop's own normalization
+    from dlm_sampler_hf.sampler import normalize_text  # the mining loop's own normalization
 
-    assert normalize("  one\r\ntwo\rthree \n\n") == "one\ntwo\nthree"
+    assert normalize_text("  one\r\ntwo\rthree \n\n") == "one\ntwo\nthree"
 
 
 def test_draws_follow_the_temperature_and_top_p_distribution() -> None:
@@ -258,3 +258,27 @@ def test_the_base_models_own_generation_defaults_are_not_applied(
         assert sample(other, PROMPTS, 2, max_new_tokens=12, **settings) == sample(
             plain, PROMPTS, 2, max_new_tokens=12, **settings
         )
+
+
+def test_sampling_draws_a_bar_over_the_candidates_on_stderr(
+    host: PluginHost,
+    tiny_base: Path,
+    make_context: ContextFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    sampler = host.sampler("hf", make_context(tiny_base))
+    sample(sampler, PROMPTS, 2)
+    err = capfd.readouterr().err
+    assert "sampling" in err and "6/6" in err and "candidate" in err and "tokens" in err
+
+
+def test_no_bar_when_the_command_turned_bars_off(
+    host: PluginHost,
+    tiny_base: Path,
+    make_context: ContextFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    context = make_context(tiny_base)
+    context.show_progress = False
+    sample(host.sampler("hf", context), PROMPTS, 2)
+    assert "sampling" not in capfd.readouterr().err
