@@ -10,12 +10,9 @@ from pathlib import Path
 import attrs
 import click
 
-from dlm_core.document.io import read_document
-from dlm_core.document.model import Document
-from dlm_core.errors import StoreError
 from dlm_core.plugins import PluginHost
 from dlm_core.store.home import dlm_home
-from dlm_core.store.store import Store
+from dlm_core.workspace import Workspace
 
 
 @attrs.define
@@ -25,6 +22,7 @@ class App:
     home: Path
     verbose: bool = False
     _host: PluginHost | None = None
+    _workspace: Workspace | None = None
 
     @property
     def host(self) -> PluginHost:
@@ -32,18 +30,12 @@ class App:
             self._host = PluginHost.discover()
         return self._host
 
-    def read(self, path: Path) -> Document:
-        return read_document(path, self.host.section_types())
-
-    def store_for(self, document: Document) -> Store | None:
-        """The document's store, or None when it has no ``dlm_id`` yet."""
-        return Store(self.home, document.dlm_id) if document.dlm_id else None
-
-    def existing_store(self, document: Document, path: Path) -> Store:
-        store = self.store_for(document)
-        if store is None or not store.exists():
-            raise StoreError(f"{path} has not been trained yet; run `dlm train {path}` first")
-        return store
+    @property
+    def workspace(self) -> Workspace:
+        """The core object every command runs through (plugins discovered on first use)."""
+        if self._workspace is None:
+            self._workspace = Workspace(self.home, self.host, say=self.note)
+        return self._workspace
 
     def note(self, message: str) -> None:
         click.echo(message, err=True)
@@ -54,5 +46,3 @@ def make_app(home: str | None, verbose: bool) -> App:
 
 
 pass_app = click.make_pass_decorator(App)
-
-

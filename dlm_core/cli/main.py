@@ -11,25 +11,63 @@ import logging
 import sys
 import traceback
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dlm_core import __version__
 from dlm_core.errors import DlmError
 
+if TYPE_CHECKING:
+    from dlm_core.plugins import PluginInfo
+
 # name -> ("module:attribute", one-line help). The help lives here so that
 # `dlm --help` lists the commands without importing any of them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("dlm_core.cli.init_cmd:init", "Create a new .dlm document with a fresh dlm_id."),
-    "show": ("dlm_core.cli.show_cmd:show", "Show a document's sections, adapter versions and staged plans."),
-    "plugins": ("dlm_core.cli.plugins_cmd:plugins", "List installed plugins, what they register and their status."),
-    "train": ("dlm_core.cli.train_cmd:train", "Train SFT and preference phases; each writes the next adapter version."),
-    "preference": ("dlm_core.cli.preference_cmd:preference", "Mine preference pairs from the adapter; list, apply, revert."),
-    "prompt": ("dlm_core.cli.prompt_cmd:prompt", "Answer a query with the current (or a named) adapter version."),
-    "metrics": ("dlm_core.cli.metrics_cmd:metrics", "Show recorded training, mining and compare runs."),
-    "compare": ("dlm_core.cli.compare_cmd:compare", "A/B two adapter versions on held-out prompts."),
-    "doctor": ("dlm_core.cli.doctor_cmd:doctor", "Show the device, dtypes and batch sizes dlm would use here."),
+    "init": (
+        "dlm_core.cli.init_cmd:init",
+        "Create a new .dlm document with a fresh dlm_id (or give a copy its own: --new-id).",
+    ),
+    "show": (
+        "dlm_core.cli.show_cmd:show",
+        "Show a document's sections, adapter versions and staged plans.",
+    ),
+    "plugins": (
+        "dlm_core.cli.plugins_cmd:plugins",
+        "List installed plugins, what they register and their status.",
+    ),
+    "train": (
+        "dlm_core.cli.train_cmd:train",
+        "Train SFT and preference phases; each writes the next adapter version.",
+    ),
+    "preference": (
+        "dlm_core.cli.preference_cmd:preference",
+        "Mine preference pairs from the adapter; list, apply, revert.",
+    ),
+    "prompt": (
+        "dlm_core.cli.prompt_cmd:prompt",
+        "Answer a query with the current (or a named) adapter version.",
+    ),
+    "metrics": (
+        "dlm_core.cli.metrics_cmd:metrics",
+        "Show recorded training, mining, compare and loop runs.",
+    ),
+    "compare": (
+        "dlm_core.cli.compare_cmd:compare",
+        "A/B two adapter versions on held-out prompts.",
+    ),
+    "export": (
+        "dlm_core.cli.export_cmd:export",
+        "Export an adapter to hf, gguf, ollama or a dataset.",
+    ),
+    "doctor": (
+        "dlm_core.cli.doctor_cmd:doctor",
+        "Show the device, dtypes and batch sizes dlm would use here; --repair fixes a store.",
+    ),
+    "loop": (
+        "dlm_core.cli.loop_cmd:loop",
+        "Rounds of mine, apply, preference phase and held-out check; keeps the best version.",
+    ),
 }
 
 
@@ -62,9 +100,24 @@ class DlmGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
-        except Exception as exc:  # a bug: say so, show the traceback only on request
+        except Exception as exc:  # a bug (dlm's or a plugin's): say whose; traceback on request
             hint = "" if _verbose(ctx) else " (run with --verbose for the traceback)"
-            _fail(ctx, f"unexpected {type(exc).__name__}: {_first_line(str(exc))}{hint}", 1)
+            what = f"{type(exc).__name__}: {_first_line(str(exc))}"
+            plugin = _plugin_to_blame(ctx, exc)
+            if plugin is not None:
+                _fail(
+                    ctx,
+                    f"{plugin.label} failed: {what}; report it to its author, or block it with "
+                    f"DLM_DISABLE_PLUGINS={plugin.name}{hint}",
+                    1,
+                )
+            _fail(ctx, f"unexpected {what}{hint}", 1)
+
+
+def _plugin_to_blame(ctx: click.Context, exc: BaseException) -> PluginInfo | None:
+    """The plugin whose code raised ``exc``, if plugins were loaded by this command."""
+    host = getattr(ctx.obj, "_host", None)
+    return host.blame(exc) if host is not None else None
 
 
 def _verbose(ctx: click.Context) -> bool:
@@ -121,7 +174,12 @@ def _quiet_library_deprecations(verbose: bool) -> None:
 
 @click.group(cls=DlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="dlm")
-@click.option("--home", type=click.Path(file_okay=False), envvar="DLM_HOME", help="dlm's state folder (default $DLM_HOME or ~/.dlm).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="DLM_HOME",
+    help="dlm's state folder (default $DLM_HOME or ~/.dlm).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logging.")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:

@@ -19,7 +19,18 @@ def plugins(app: App, as_json: bool) -> None:
         return
     rows = []
     for info in infos:
-        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items())
+        registers = "; ".join(
+            f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()
+        )
         status = info.status if info.error is None else f"{info.status}: {info.error}"
-        rows.append([info.name, info.distribution or "-", info.version or "-", info.module, registers or "-", status])
+        rows.append(
+            [
+                info.name,
+                info.distribution or "-",
+                info.version or "-",
+                info.module,
+                registers or "-",
+                status,
+            ]
+        )
     click.echo(table(rows, ["plugin", "distribution", "version", "module", "registers", "status"]))

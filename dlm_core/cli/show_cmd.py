@@ -14,8 +14,12 @@ from dlm_core.report import ShowReport, show_report
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the document's history as one page (plots go in <FILE name>-files/ next to it).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the document's history as one page (plots go in <FILE name>-files/ next to it).",
+)
 @pass_app
 def show(app: App, path: Path, as_json: bool, html_path: Path | None) -> None:
     """Show PATH's frontmatter, sections, adapter versions and staged plans."""
@@ -23,8 +27,8 @@ def show(app: App, path: Path, as_json: bool, html_path: Path | None) -> None:
         from dlm_core.visual import check_target
 
         check_target(html_path)
-    document = app.read(path)
-    store = app.store_for(document)
+    document = app.workspace.read(path)
+    store = app.workspace.store_of(document)
     report = show_report(path, document, store)
     if html_path is not None:
         from dlm_core.visual.pages import write_history_page
@@ -49,8 +53,10 @@ def render(report: ShowReport) -> str:
         note = ""
         if s.provenance and s.provenance.get("auto_mined"):
             mined = s.provenance
-            note = (f"  auto-mined by {mined['judge_name']} ({mined['judge_score_chosen']:.3g} vs "
-                    f"{mined['judge_score_rejected']:.3g}, run {mined['mined_run_id']})")
+            note = (
+                f"  auto-mined by {mined['judge_name']} ({mined['judge_score_chosen']:.3g} vs "
+                f"{mined['judge_score_rejected']:.3g}, run {mined['mined_run_id']})"
+            )
         lines.append(f"  {s.index:>3}  {s.type:<12} {s.section_id}  {what}{note}")
     store = report.store
     if store is None or not store.exists:
@@ -60,7 +66,17 @@ def render(report: ShowReport) -> str:
     for v in store.versions:
         mark = "*" if v.name == store.current else " "
         loss = f"{v.final_loss:.4f}" if v.final_loss is not None else "-"
-        lines.append(f"  {mark} {v.name}  {v.phase or '?':<10} {v.trainer or '?':<6} steps {v.steps}  loss {loss}")
+        held_out = ""
+        if v.held_out is not None:
+            h = v.held_out
+            held_out = (
+                f"  held-out vs v{h.parent:04d} {h.win_rate:.0%} ({h.ci_low:.0%}-{h.ci_high:.0%})"
+                + (" gated" if h.gated else "")
+            )
+        lines.append(
+            f"  {mark} {v.name}  {v.phase or '?':<10} {v.trainer or '?':<6} steps {v.steps}  loss {loss}"
+            + held_out
+        )
     if not store.versions:
         lines.append("  no adapter versions yet")
     for p in store.staged_plans:
@@ -68,5 +84,7 @@ def render(report: ShowReport) -> str:
         lines.append(f"  staged: mine run {p.run_id}, {p.pairs} pairs by {p.judge}{state}")
     if store.latest_mining:
         m = store.latest_mining
-        lines.append(f"  latest mining: run {m['run_id']} ({m['status']}), {m.get('pairs', 0)} pairs from {m.get('prompts', 0)} prompts")
+        lines.append(
+            f"  latest mining: run {m.run_id} ({m.status}), {m.summary.pairs} pairs from {m.summary.prompts} prompts"
+        )
     return "\n".join(lines)

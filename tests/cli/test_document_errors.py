@@ -99,7 +99,12 @@ CASES: dict[str, tuple[bytes, int, int, str]] = {
         _marker(run_id="").index(" -->") + 1,
         "dlm-auto-mined marker is missing mined_run_id",
     ),
-    "binary file": (b"Hello.\nwor\x00ld\n", 2, 4, "binary file (NUL byte); a .dlm document is UTF-8 text"),
+    "binary file": (
+        b"Hello.\nwor\x00ld\n",
+        2,
+        4,
+        "binary file (NUL byte); a .dlm document is UTF-8 text",
+    ),
     "non-UTF-8 bytes": (
         "Hello.\nü café\n".encode() + b"caf\xe9\n",
         3,
@@ -142,7 +147,9 @@ def test_dlm_show_reports_one_located_error(name: str, tmp_path: Path) -> None:
     content, line, col, message = CASES[name]
     path = tmp_path / "notes.dlm"
     path.write_bytes(content)
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "show", str(path)], prog_name="dlm")
+    result = CliRunner().invoke(
+        cli, ["--home", str(tmp_path / "home"), "show", str(path)], prog_name="dlm"
+    )
     assert result.exit_code == 1, result.output
     [error] = _error_lines(result.stderr)
     assert error.startswith(f"error: {path}:{line}:{col}: ")
@@ -152,7 +159,9 @@ def test_dlm_show_reports_one_located_error(name: str, tmp_path: Path) -> None:
     assert path.read_bytes() == content
 
 
-@pytest.mark.parametrize("name", ["unknown nested key", "non-UTF-8 bytes", "answer before its question"])
+@pytest.mark.parametrize(
+    "name", ["unknown nested key", "non-UTF-8 bytes", "answer before its question"]
+)
 def test_the_installed_dlm_reports_one_located_error(name: str, tmp_path: Path) -> None:
     content, line, col, message = CASES[name]
     path = tmp_path / "notes.dlm"
@@ -174,6 +183,8 @@ def test_the_installed_dlm_reports_one_located_error(name: str, tmp_path: Path) 
 def test_a_valid_document_still_shows(tmp_path: Path) -> None:
     path = tmp_path / "notes.dlm"
     path.write_bytes(f"Intro.\n\n::preference::\n{_marker()}\n{PAIR}".encode())
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "show", str(path)], prog_name="dlm")
+    result = CliRunner().invoke(
+        cli, ["--home", str(tmp_path / "home"), "show", str(path)], prog_name="dlm"
+    )
     assert result.exit_code == 0, result.stderr
     assert "auto-mined by sway" in result.stdout

@@ -54,7 +54,9 @@ def failing_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.delitem(sys.modules, "dlm_test_failing_commands", raising=False)
-    monkeypatch.setitem(cli_main.COMMANDS, "fail", ("dlm_test_failing_commands:fail", "Fail on purpose."))
+    monkeypatch.setitem(
+        cli_main.COMMANDS, "fail", ("dlm_test_failing_commands:fail", "Fail on purpose.")
+    )
 
 
 def _without_plugin_warnings(stderr: str) -> list[str]:

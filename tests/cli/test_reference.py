@@ -17,5 +17,11 @@ def test_cli_reference_is_current() -> None:
 
 def test_every_command_and_subcommand_has_a_heading() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for heading in ("## dlm train", "## dlm preference", "### dlm preference mine", "### dlm preference revert", "## dlm compare"):
+    for heading in (
+        "## dlm train",
+        "## dlm preference",
+        "### dlm preference mine",
+        "### dlm preference revert",
+        "## dlm compare",
+    ):
         assert heading in text

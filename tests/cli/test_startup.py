@@ -48,14 +48,20 @@ def test_running_light_commands_loads_no_ml_library(args: list[str], tmp_path: P
     assert _heavy_modules_loaded(setup, tmp_path) == []
 
 
-def test_dlm_help_answers_in_well_under_half_a_second(tmp_path: Path) -> None:
-    timings = []
-    for _ in range(5):
+def test_dlm_help_costs_little_more_than_starting_python_with_click(tmp_path: Path) -> None:
+    # A ratio measured in this run, interleaved, so a busy machine slows both alike:
+    # one heavy import (torch, transformers) would make it many times slower.
+    def seconds(command: list[str]) -> float:
         start = time.perf_counter()
-        result = subprocess.run(
-            [str(DLM), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=30
-        )
-        timings.append(time.perf_counter() - start)
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
-        assert "Usage: dlm" in result.stdout
-    assert min(timings) < 0.5, f"dlm --help took {min(timings):.2f}s at best of 5: {timings}"
+        return time.perf_counter() - start
+
+    help_times, click_times = [], []
+    for _ in range(5):
+        help_times.append(seconds([str(DLM), "--help"]))
+        click_times.append(seconds([sys.executable, "-c", "import click"]))
+    ratio = min(help_times) / min(click_times)
+    assert ratio < 3.0, (
+        f"dlm --help took {ratio:.1f} times as long as importing click: {help_times}"
+    )
