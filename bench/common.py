@@ -29,7 +29,9 @@ REJECTED = (
 
 def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="dlm home with the converted base")
+    parser.add_argument(
+        "--home", type=Path, default=DEFAULT_HOME, help="dlm home with the converted base"
+    )
     return parser
 
 
@@ -53,7 +55,8 @@ def fresh_fixture(home: Path, *, with_pairs: bool = False) -> Path:
         questions = [r["Q"] for s in parse(text).of_type("instruction") for r in s.records]
         answers = [r["A"] for s in parse(text).of_type("instruction") for r in s.records]
         records = "\n".join(
-            f"### Prompt\n{q}\n### Chosen\n{a}\n### Rejected\n{REJECTED}\n" for q, a in zip(questions, answers, strict=True)
+            f"### Prompt\n{q}\n### Chosen\n{a}\n### Rejected\n{REJECTED}\n"
+            for q, a in zip(questions, answers, strict=True)
         )
         text += f"\n::preference::\n{records}"
     path.write_text(text, encoding="utf-8")

@@ -30,7 +30,21 @@ def main() -> None:
     env = {**os.environ, "DLM_HOME": str(args.home), "HF_HUB_OFFLINE": "1"}
     steps = [
         ("train", ["train", str(path)]),
-        ("mine", ["preference", "mine", str(path), "--samples", "4", "--max-pairs", "6", "--apply", "--seed", "1"]),
+        (
+            "mine",
+            [
+                "preference",
+                "mine",
+                str(path),
+                "--samples",
+                "4",
+                "--max-pairs",
+                "6",
+                "--apply",
+                "--seed",
+                "1",
+            ],
+        ),
         ("train_preference", ["train", str(path), "--phase", "preference"]),
         ("prompt", ["prompt", str(path), "Write this week's changelog intro."]),
     ]
@@ -45,13 +59,18 @@ def main() -> None:
             sys.exit(1)
         outputs[name] = result.stdout.strip()[:300]
     mined = path.read_text(encoding="utf-8").count("<!-- dlm-auto-mined:")
-    print(json.dumps({
-        "base_model": "smollm2-135m",
-        "seconds": seconds,
-        "total_seconds": round(sum(seconds.values()), 2),
-        "mined_sections": mined,
-        "answer": outputs["prompt"],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "base_model": "smollm2-135m",
+                "seconds": seconds,
+                "total_seconds": round(sum(seconds.values()), 2),
+                "mined_sections": mined,
+                "answer": outputs["prompt"],
+            },
+            indent=2,
+        )
+    )
     cleanup(path)
 
 

@@ -27,10 +27,39 @@ from dlm_core.document.serializer import serialize
 T = TypeVar("T")
 
 WORDS = [
-    "the", "adapter", "learns", "vocabulary", "style", "release", "notes", "short", "factual",
-    "low", "drama", "change", "reason", "user", "must", "breaking", "heading", "plainly",
-    "crash", "empty", "input", "flag", "rename", "script", "changelog", "intro", "sentence",
-    "describe", "instead", "élan", "naïve", "日本", "✓",
+    "the",
+    "adapter",
+    "learns",
+    "vocabulary",
+    "style",
+    "release",
+    "notes",
+    "short",
+    "factual",
+    "low",
+    "drama",
+    "change",
+    "reason",
+    "user",
+    "must",
+    "breaking",
+    "heading",
+    "plainly",
+    "crash",
+    "empty",
+    "input",
+    "flag",
+    "rename",
+    "script",
+    "changelog",
+    "intro",
+    "sentence",
+    "describe",
+    "instead",
+    "élan",
+    "naïve",
+    "日本",
+    "✓",
 ]
 
 
@@ -79,14 +108,21 @@ def build(target_bytes: int, seed: int = 0) -> Document:
             pairs = [(_record_text(rng), _record_text(rng)) for _ in range(rng.randint(1, 8))]
             section = Section.instruction(pairs)
         else:
-            triples = [(_record_text(rng), _record_text(rng), _record_text(rng)) for _ in range(rng.randint(1, 3))]
+            triples = [
+                (_record_text(rng), _record_text(rng), _record_text(rng))
+                for _ in range(rng.randint(1, 3))
+            ]
             provenance = None
             if rng.random() < 0.33:
                 run_id += 1
-                provenance = MinedProvenance("sway", rng.random(), rng.random(), "2026-04-23T18:42:11Z", run_id)
+                provenance = MinedProvenance(
+                    "sway", rng.random(), rng.random(), "2026-04-23T18:42:11Z", run_id
+                )
             section = Section.preference(triples, provenance)
         sections.append(section)
-        size += sum(len(f.text) + 8 for r in section.records for f in r.fields) + len(section.text) + 20
+        size += (
+            sum(len(f.text) + 8 for r in section.records for f in r.fields) + len(section.text) + 20
+        )
     return Document(sections=tuple(sections))
 
 

@@ -19,11 +19,14 @@ from common import arguments, cleanup, fresh_fixture, warm_base
 
 from dlm_core.plugins import PluginHost
 from dlm_core.training.phases import TrainOptions, train_document
+from dlm_core.workspace import Workspace
 
 
 def main() -> None:
     parser = arguments(__doc__ or "")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (the median is reported)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each phase (the median is reported)"
+    )
     args = parser.parse_args()
     base_seconds = warm_base(args.home)
     host = PluginHost.discover()
@@ -31,7 +34,9 @@ def main() -> None:
     for _ in range(args.repeat):
         path = fresh_fixture(args.home, with_pairs=True)
         clock = time.perf_counter()
-        sft, dpo = train_document(path, TrainOptions(progress=False), home=args.home, host=host, say=lambda _m: None)
+        sft, dpo = train_document(
+            Workspace(args.home, host, say=lambda _m: None), path, TrainOptions(progress=False)
+        )
         runs.append({"sft": sft, "dpo": dpo, "command_seconds": time.perf_counter() - clock})
         cleanup(path)
 
@@ -56,7 +61,9 @@ def main() -> None:
         },
         "both_phases_command_seconds": median([r["command_seconds"] for r in runs]),
     }
-    report["dpo_over_sft"] = round(report["dpo"]["tokens_per_second"] / report["sft"]["tokens_per_second"], 2)
+    report["dpo_over_sft"] = round(
+        report["dpo"]["tokens_per_second"] / report["sft"]["tokens_per_second"], 2
+    )
     print(json.dumps(report, indent=2))
 
 
