@@ -325,20 +325,36 @@ def mine_with(
     return list(outcome.mined_pairs), dict(outcome.skipped)
 
 
-def label_validation(name: str, measures: Measures, context: PluginContext) -> dict[str, Any]:
+def quantiles(values: list[float]) -> dict[str, float]:
+    """Min, 10th, 25th, 50th, 75th, 90th percentile and max, rounded."""
+    ordered = sorted(values)
+    at = {"min": 0.0, "p10": 0.1, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9, "max": 1.0}
+    return {k: round(ordered[round(q * (len(ordered) - 1))], 3) for k, q in at.items()}
+
+
+def label_validation(
+    name: str, measures: Measures, context: PluginContext, *, sway: bool = True
+) -> dict[str, Any]:
     """Per measure (and sway): share of (agrees, contradicts) pairs ranked right, and the gaps.
 
     ``restate_ll`` is also the ``reference`` judge's score, so its line is that judge's too.
+    ``contradiction_gaps`` (agreeing minus contradicting score, every pair of a prompt) and
+    ``paraphrase_gaps`` (between two agreeing answers of a prompt) calibrate the document
+    check's tolerance: a tolerance below most contradiction gaps and above most paraphrase
+    gaps skips contradictions and lets a change of wording through.
     """
     labels = json.loads(LABELS.read_text(encoding="utf-8")).get(name, {})
     scorers = {m: (lambda p, t, m=m: measures.score(m, p, t)) for m in measures.names()}
-    from dlm_judge_sway.judge import SwayJudge
+    if sway:
+        from dlm_judge_sway.judge import SwayJudge
 
-    scorers["sway"] = SwayJudge(context.session).score
+        scorers["sway"] = SwayJudge(context.session).score
     report: dict[str, Any] = {}
     for scorer, score in scorers.items():
         right = total = 0
         paraphrase_spread, gaps = [], []
+        all_gaps: list[float] = []
+        paraphrase_gaps: list[float] = []
         for prompt, sets in labels.items():
             agrees, contradicts = sets["agrees"], sets["contradicts"]
             values = score(prompt, agrees + contradicts)
@@ -347,6 +363,16 @@ def label_validation(name: str, measures: Measures, context: PluginContext) -> d
             total += len(good) * len(bad)
             paraphrase_spread.append(max(good) - min(good))
             gaps.append(min(good) - max(bad))
+            all_gaps.extend(g - b for g in good for b in bad)
+            paraphrase_gaps.extend(
+                abs(g1 - g2) for i, g1 in enumerate(good) for g2 in good[i + 1 :]
+            )
+        report.setdefault("gaps", {})[scorer] = {
+            "contradiction_gaps": quantiles(all_gaps),
+            "paraphrase_gaps": quantiles(paraphrase_gaps),
+            "raw_contradiction_gaps": [round(g, 3) for g in all_gaps],
+            "raw_paraphrase_gaps": [round(g, 3) for g in paraphrase_gaps],
+        }
         report[scorer] = {
             "ranked_right": right,
             "pairs": total,
@@ -372,6 +398,11 @@ def main() -> None:
         "--judges", type=int, nargs="+", help="indices into JUDGES to mine with (default: all)"
     )
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
+    parser.add_argument(
+        "--labels-only",
+        action="store_true",
+        help="only the hand-labelled validation of the measures, on the base (no training)",
+    )
     args = parser.parse_args()
     warm_base(args.home)
     host = PluginHost.discover()
@@ -387,6 +418,22 @@ def main() -> None:
         },
         "documents": {},
     }
+    if args.labels_only:
+        for name in args.documents:
+            document = read_document(DOCUMENTS[name])
+            context = PluginContext(
+                document=document,
+                document_path=DOCUMENTS[name],
+                base=parse_base("smollm2-135m"),
+                adapter_path=None,
+                home=args.home,
+                say=quiet,
+                show_progress=False,
+            )
+            labels = label_validation(name, Measures(context), context, sway=False)
+            report["documents"][name] = {"labels": labels}
+        print(json.dumps(report, indent=1, ensure_ascii=False))
+        return
     for name in args.documents:
         path = prepared(name, args.work, args.home, host)
         replays = {
