@@ -385,6 +385,42 @@ def label_validation(
     return report
 
 
+NEUTRAL = "I don't know."
+"""An answer that says nothing: the low end of the scale in :func:`scaled_scores`."""
+
+
+def scaled_scores(name: str, measures: Measures) -> dict[str, list[float]]:
+    """Each labelled answer's ``restate_ll`` on a per-prompt scale: 0 = :data:`NEUTRAL`, 1 = the document's answer.
+
+    A check of the chosen answer alone against a bar on this scale does not
+    compare two wordings with each other, the pairwise check's weakness.
+    """
+    labels = json.loads(LABELS.read_text(encoding="utf-8")).get(name, {})
+    scaled: dict[str, list[float]] = {"agrees": [], "contradicts": []}
+    for prompt, sets in labels.items():
+        low = measures.score("restate_ll", prompt, [NEUTRAL])[0]
+        high = max(measures.score("restate_ll", prompt, measures.restate.references(prompt)))
+        span = high - low if high > low else 1.0
+        for kind in scaled:
+            values = measures.score("restate_ll", prompt, sets[kind])
+            scaled[kind].extend(round((v - low) / span, 3) for v in values)
+    return scaled
+
+
+def bar_table(documents: Any) -> list[dict[str, float]]:
+    """Per bar on the scaled score: agreeing answers kept and contradicting ones caught, all documents."""
+    agrees = [v for d in documents for v in d["chosen_alone"]["agrees"]]
+    contradicts = [v for d in documents for v in d["chosen_alone"]["contradicts"]]
+    return [
+        {
+            "bar": bar,
+            "agreeing_kept": round(sum(v >= bar for v in agrees) / len(agrees), 3),
+            "contradicting_caught": round(sum(v < bar for v in contradicts) / len(contradicts), 3),
+        }
+        for bar in (0.1, 0.2, 0.3, 0.4, 0.5)
+    ]
+
+
 def main() -> None:
     parser = arguments(__doc__ or "")
     parser.add_argument("--work", type=Path, default=DEFAULT_HOME.parent / "judge-agreement")
@@ -430,8 +466,13 @@ def main() -> None:
                 say=quiet,
                 show_progress=False,
             )
-            labels = label_validation(name, Measures(context), context, sway=False)
-            report["documents"][name] = {"labels": labels}
+            measures = Measures(context)
+            labels = label_validation(name, measures, context, sway=False)
+            report["documents"][name] = {
+                "labels": labels,
+                "chosen_alone": scaled_scores(name, measures),
+            }
+        report["chosen_alone_bars"] = bar_table(report["documents"].values())
         print(json.dumps(report, indent=1, ensure_ascii=False))
         return
     for name in args.documents:
