@@ -58,7 +58,10 @@ def agreement(
     import numpy as np
     from llama_cpp import Llama
 
-    model = Llama(model_path=str(gguf), n_ctx=512, logits_all=True, verbose=False)
+    from dlm_core.export.llamacpp import without_extra_buffers
+
+    with without_extra_buffers():
+        model = Llama(model_path=str(gguf), n_ctx=512, logits_all=True, verbose=False)
     agree = total = same_prefix = 0
     for prompt, answer in answers.items():
         model.reset()

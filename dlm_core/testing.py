@@ -430,10 +430,12 @@ class LlamaServer:
         self.model = LLAMA_SERVER_ALIAS
         self.api_key = api_key
         self.log = log
+        from dlm_core.export.llamacpp import SAFE_SERVER_MODULE
+
         command = [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            SAFE_SERVER_MODULE,  # llama_cpp.server, safe on CPUs where llama.cpp's AMX path crashes
             "--model",
             str(gguf),
             "--model_alias",

@@ -14,6 +14,7 @@ files the library reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,8 +22,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from dlm_core.downloads import DownloadFailed, file_sha256, pip_download
 from dlm_core.errors import ExportError
@@ -47,6 +49,9 @@ READY_MARKER = "dlm-tools.json"
 
 QUANT_TYPES = {"q8_0": 7, "q4_k_m": 15}
 """``--quant`` names to llama.cpp's ``llama_ftype`` values (LLAMA_FTYPE_MOSTLY_*)."""
+
+SAFE_SERVER_MODULE = "dlm_core.export.llamacpp_server"
+"""``python -m`` this to run ``llama_cpp.server`` with :func:`without_extra_buffers`."""
 
 INSTALL_HINT = (
     f"install llama-cpp-python=={LLAMA_CPP_PYTHON} (it comes with the dlm-sampler-llamacpp plugin)"
@@ -180,3 +185,41 @@ def quantize(source: Path, target: Path, quant: str, *, threads: int | None = No
         raise ExportError(
             f"llama.cpp could not quantize {source.name} to {quant} (status {status})"
         )
+
+
+def safe_model_params() -> Any:
+    """llama.cpp's default model parameters, without its extra CPU buffer types.
+
+    The extra buffer types (AMX tiles, weights repacked for the CPU) are
+    where llama.cpp puts quantized weights on CPUs that have them, and its
+    AMX path kills the process with a segmentation fault on some Intel
+    Sapphire Rapids CPUs (ggml-org/llama.cpp#20824). Measured on one such
+    machine with llama-cpp-python 0.3.36 built for it: a q8_0 GGUF of the
+    default base crashes at its first decode with them and runs without.
+    Everything dlm loads in llama.cpp is small enough that the plain CPU
+    path costs little.
+    """
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.use_extra_bufts = False
+    return params
+
+
+@contextlib.contextmanager
+def without_extra_buffers() -> Iterator[None]:
+    """Within this block, ``llama_cpp.Llama`` loads models with :func:`safe_model_params`."""
+    import llama_cpp.llama_cpp as low
+
+    original = low.llama_model_default_params
+
+    def params() -> Any:
+        made = original()
+        made.use_extra_bufts = False
+        return made
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original

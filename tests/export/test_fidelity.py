@@ -125,14 +125,17 @@ def llama(path: Path, lora: Path | None = None) -> Any:
     """llama.cpp on ``path``; ``Llama.scores`` is only filled with ``logits_all`` (0.3.36)."""
     from llama_cpp import Llama
 
-    return Llama(
-        model_path=str(path),
-        lora_path=str(lora) if lora else None,
-        n_ctx=512,
-        logits_all=True,
-        verbose=False,
-        seed=0,
-    )
+    from dlm_core.export.llamacpp import without_extra_buffers
+
+    with without_extra_buffers():
+        return Llama(
+            model_path=str(path),
+            lora_path=str(lora) if lora else None,
+            n_ctx=512,
+            logits_all=True,
+            verbose=False,
+            seed=0,
+        )
 
 
 def llama_greedy(model: Any, ids: list[int], count: int) -> list[int]:

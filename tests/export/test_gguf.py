@@ -31,13 +31,16 @@ def llama_logits(path: Path, lora: Path | None = None) -> Any:
     import numpy as np
     from llama_cpp import Llama
 
-    model = Llama(
-        model_path=str(path),
-        lora_path=str(lora) if lora else None,
-        n_ctx=64,
-        logits_all=True,
-        verbose=False,
-    )
+    from dlm_core.export.llamacpp import without_extra_buffers
+
+    with without_extra_buffers():
+        model = Llama(
+            model_path=str(path),
+            lora_path=str(lora) if lora else None,
+            n_ctx=64,
+            logits_all=True,
+            verbose=False,
+        )
     model.eval(TOKENS)
     return np.array(model.scores[: len(TOKENS)])
 

@@ -131,6 +131,9 @@ class LlamaCppSampler:
         logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         llama_cpp.llama_backend_init()
         params = llama_cpp.llama_model_default_params()
+        # No AMX / repacked-weight buffers: llama.cpp's AMX path segfaults on some
+        # Sapphire Rapids CPUs (ggml-org/llama.cpp#20824); the plain CPU path is safe.
+        params.use_extra_bufts = False
         model = llama_cpp.llama_model_load_from_file(str(path).encode("utf-8"), params)
         if not model:
             raise SamplerError(f"llama.cpp could not load {path}; delete it to convert it again")
