@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import click
 
 from dlm_core.cli.app import App, pass_app
+from dlm_core.cli.main import command_line
 from dlm_core.cli.output import echo_json
 
 
@@ -66,7 +65,7 @@ def export(
         out=out,
         force=force,
         include_mined=not no_mined,
-        command=shlex.join(["dlm", *sys.argv[1:]]),
+        command=command_line(),
         progress=not as_json,
     )
     result = export_document(app.workspace, path, options)

@@ -71,8 +71,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+ARGV_KEY = "dlm.argv"
+"""Where the root context keeps its arguments (``click.Context.meta``)."""
+
+
+def command_line() -> str:
+    """This invocation as a shell line, ``dlm ...``, however it was invoked (a shell, CliRunner).
+
+    ``sys.argv`` is the outer program's (pytest's, under a test runner), so
+    the arguments come from the root context, which kept them.
+    """
+    import shlex
+
+    ctx = click.get_current_context()
+    return shlex.join(["dlm", *ctx.meta.get(ARGV_KEY, sys.argv[1:])])
+
+
 class DlmGroup(click.Group):
     """Loads subcommands on demand and turns errors into one ``error:`` line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """The root context, which keeps the arguments it was given (:func:`command_line`)."""
+        given = list(args)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta[ARGV_KEY] = given
+        return ctx
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

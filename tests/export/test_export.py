@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -238,26 +239,16 @@ def test_dataset_loads_with_datasets(
 
 def test_cli_exports_and_prints_json(trained_doc: Path, export_home: Path) -> None:
     out = export_home / "ds"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--home",
-            str(export_home),
-            "export",
-            str(trained_doc),
-            "--to",
-            "dataset",
-            "--out",
-            str(out),
-            "--json",
-        ],
-    )
+    args = ["--home", str(export_home), "export", str(trained_doc)]
+    args += ["--to", "dataset", "--out", str(out), "--json"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["out"] == str(out.absolute())
     assert "dlm-export.json" in data["files"]
     manifest = json.loads((out / "dlm-export.json").read_text(encoding="utf-8"))
-    assert manifest["command"].startswith("dlm ")
+    # the command given, not the test runner's own sys.argv
+    assert manifest["command"] == shlex.join(["dlm", *args])
 
 
 def test_cli_refusal_is_one_error_line(trained_doc: Path, export_home: Path) -> None:
