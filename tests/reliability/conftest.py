@@ -93,6 +93,18 @@ def sleepy_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _take_sigint() -> None:
+    """In the child: take SIGINT, as a command started from a terminal does.
+
+    A test suite launched in the background of a non-interactive shell
+    inherits SIGINT ignored, and so would the command, so the tests that send
+    it one would test nothing (they time out instead).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Dlm:
     """Runs the real `dlm` executable with the throwaway plugin and the tiny base."""
 
@@ -134,6 +146,7 @@ class Dlm:
             stderr=subprocess.PIPE,
             text=True,
             cwd=self.work,
+            preexec_fn=_take_sigint,
         )
 
     def wait_ready(self, name: str, process: subprocess.Popen[str], timeout: float = 120) -> None:

@@ -413,6 +413,9 @@ def test_ctrl_c_while_judging_kills_every_running_judge(
     """,
     )
     judge = host.judge(selector, make_context(judge_timeout=90.0))
+    # Python's Ctrl-C handler, also when the suite was started with SIGINT ignored
+    # (in the background of a non-interactive shell).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -420,6 +423,7 @@ def test_ctrl_c_while_judging_kills_every_running_judge(
             judge.score(PROMPT, CANDIDATES)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert finished_in(tmp_path) == []  # interrupted, not waited for
     pids = pids_in(tmp_path)
     assert len(pids) == len(CANDIDATES) and all_gone(pids)
