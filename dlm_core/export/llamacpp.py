@@ -187,8 +187,9 @@ def quantize(source: Path, target: Path, quant: str, *, threads: int | None = No
         )
 
 
-def safe_model_params() -> Any:
-    """llama.cpp's default model parameters, without its extra CPU buffer types.
+@contextlib.contextmanager
+def without_extra_buffers() -> Iterator[None]:
+    """Within this block, ``llama_cpp.Llama`` loads models without llama.cpp's extra CPU buffers.
 
     The extra buffer types (AMX tiles, weights repacked for the CPU) are
     where llama.cpp puts quantized weights on CPUs that have them, and its
@@ -197,18 +198,9 @@ def safe_model_params() -> Any:
     machine with llama-cpp-python 0.3.36 built for it: a q8_0 GGUF of the
     default base crashes at its first decode with them and runs without.
     Everything dlm loads in llama.cpp is small enough that the plain CPU
-    path costs little.
+    path costs little. (The ``llamacpp`` sampler, which loads through the
+    low-level API, sets ``use_extra_bufts = False`` itself.)
     """
-    import llama_cpp
-
-    params = llama_cpp.llama_model_default_params()
-    params.use_extra_bufts = False
-    return params
-
-
-@contextlib.contextmanager
-def without_extra_buffers() -> Iterator[None]:
-    """Within this block, ``llama_cpp.Llama`` loads models with :func:`safe_model_params`."""
     import llama_cpp.llama_cpp as low
 
     original = low.llama_model_default_params
