@@ -10,10 +10,15 @@ document.
 
 So every judged pair is checked by the ``reference`` judge
 (``dlm-judge-reference``), which scores how well an answer agrees with the
-document's answer to the same prompt. A pair whose chosen answer agrees less
-than its rejected one is skipped as ``contradicts_document``, counted like
-every other skip. Style still varies freely: two answers that both agree
-with the document pass whichever the mining judge prefers. The check is on
+document's answer to the same prompt. When the judge's best pair has a
+chosen answer that agrees less than its rejected one, the check looks for
+the next best pair among the prompt's candidates (the largest margin that
+still clears the threshold) whose chosen answer agrees at least as well; only
+when there is none is the prompt skipped as ``contradicts_document``, counted
+like every other skip. Style still varies freely: two answers that both
+agree with the document pass whichever the mining judge prefers, and a
+judge whose favourite is a wrong answer still gets its preference between
+right ones. The check is on
 by default; ``dlm preference mine --no-document-check`` turns it off. It is
 not needed when the mining judge is ``reference`` itself, and not possible
 when ``dlm-judge-reference`` is not installed (mining then says so once).
@@ -27,7 +32,7 @@ import attrs
 
 from dlm_core.context import PluginContext
 from dlm_core.mining.scoring import checked_scores
-from dlm_core.mining.selection import MinedPair, Skip, SkipReason
+from dlm_core.mining.selection import Candidate, MinedPair, Skip, SkipReason, near_duplicates
 from dlm_core.plugins import JudgeSpec, PluginHost, split_selector
 from dlm_core.protocols import Judge
 
@@ -44,17 +49,61 @@ the rejected one, the criterion ``bench/judge_agreement.py`` measures.
 
 @attrs.frozen
 class DocumentCheck:
-    """Skips a pair whose chosen answer agrees with the document's answer less than the rejected one."""
+    """Keeps a judged pair only when its chosen answer agrees with the document at least as well."""
 
     judge: Judge
     tolerance: float = TOLERANCE
 
+    def agreement(self, prompt: str, texts: list[str]) -> list[float]:
+        """How well each text agrees with the document's answer to ``prompt`` (higher: more)."""
+        return checked_scores(self.judge, CHECK_JUDGE, prompt, texts)
+
     def __call__(self, pair: MinedPair) -> MinedPair | Skip:
-        chosen, rejected = checked_scores(
-            self.judge, CHECK_JUDGE, pair.prompt, [pair.chosen.text, pair.rejected.text]
-        )
-        if chosen + self.tolerance >= rejected:
-            return pair
+        """``pair`` when it passes, else a ``contradicts_document`` skip."""
+        chosen, rejected = self.agreement(pair.prompt, [pair.chosen.text, pair.rejected.text])
+        return pair if self._passes(chosen, rejected) else self._skip(pair, chosen, rejected)
+
+    def choose(
+        self,
+        best: MinedPair,
+        candidates: list[Candidate],
+        *,
+        threshold: float,
+        existing: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]] = frozenset(),
+    ) -> MinedPair | Skip:
+        """``best`` when it passes, else the largest-margin pair of ``candidates`` that does.
+
+        A pair of the alternatives must clear ``threshold`` like any pair and
+        must not be near-duplicates. The best pair is checked alone first, so
+        a prompt whose best pair passes costs the check two scores.
+        """
+        first = self(best)
+        if isinstance(first, MinedPair):
+            return first
+        texts = [c.text for c in candidates]
+        agrees = dict(zip(texts, self.agreement(best.prompt, texts), strict=True))
+        passing = [
+            MinedPair(best.prompt, chosen, rejected)
+            for chosen in candidates
+            for rejected in candidates
+            if chosen.score - rejected.score > 0
+            and chosen.score - rejected.score >= threshold
+            and self._passes(agrees[chosen.text], agrees[rejected.text])
+            and not near_duplicates(chosen.text, rejected.text)
+        ]
+        if not passing:
+            return attrs.evolve(
+                first, detail=f"{first.detail}; no other pair of the {len(texts)} candidates agrees"
+            )
+        pair = max(passing, key=lambda p: p.margin)
+        if pair.key in existing:
+            return Skip(pair.prompt, SkipReason.ALREADY_PRESENT, margin=pair.margin)
+        return pair
+
+    def _passes(self, chosen: float, rejected: float) -> bool:
+        return chosen + self.tolerance >= rejected
+
+    def _skip(self, pair: MinedPair, chosen: float, rejected: float) -> Skip:
         return Skip(
             pair.prompt,
             SkipReason.CONTRADICTS_DOCUMENT,

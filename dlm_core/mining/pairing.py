@@ -2,7 +2,8 @@
 
 ``--pairs judged`` (the default): the judge scores the distinct candidates,
 the best is chosen and the worst rejected (:func:`select_pair`), and the
-pair then passes the document check (:mod:`dlm_core.mining.guard`).
+pair then passes the document check (:mod:`dlm_core.mining.guard`), which
+falls back on the prompt's best pair that agrees with the document.
 
 ``--pairs reference``: Self-Play Fine-Tuning's pairs (Chen et al. 2024,
 "Self-Play Fine-Tuning Converts Weak Language Models to Strong Language
@@ -76,7 +77,7 @@ class Pairing:
             return Skip(prompt, SkipReason.UNSCORED, why)
         result = select_pair(prompt, scored, threshold=self.threshold, existing=existing)
         if isinstance(result, MinedPair) and self.check is not None:
-            return self.check(result)
+            return self.check.choose(result, scored, threshold=self.threshold, existing=existing)
         return result
 
     def _against_reference(

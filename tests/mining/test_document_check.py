@@ -122,13 +122,53 @@ def test_a_pair_that_agrees_at_least_as_well_passes_whatever_its_style(
     assert "contradicts_document" not in outcome.skipped
 
 
-def test_the_check_scores_only_pairs_and_only_their_two_answers(
+def test_the_check_scores_the_best_pair_and_all_candidates_only_when_that_pair_fails(
     trained_doc: Path, checking_host: PluginHost, dlm_home: Path, sampler
 ) -> None:  # type: ignore[no-untyped-def]
-    sampler.candidates = {Q1: ["No.", "Short.", "Long, factual, low-drama answer."], Q2: ["x", "x"]}
-    mine(trained_doc, checking_host, dlm_home)
+    sampler.candidates = {
+        Q1: ["No.", "Short.", "Long, factual, low-drama answer."],
+        Q2: ["Breaking changes.", "Breaking changes come first, under a heading of their own."],
+    }
+    outcome = mine(trained_doc, checking_host, dlm_home)
     (check,) = checking_host.made_reference_judges  # type: ignore[attr-defined]
-    assert check.scored == [["No.", "Long, factual, low-drama answer."]]
+    assert check.scored == [
+        ["No.", "Long, factual, low-drama answer."],  # Q1's best pair fails...
+        ["No.", "Short.", "Long, factual, low-drama answer."],  # ...so every candidate is read
+        ["Breaking changes.", "Breaking changes come first, under a heading of their own."],
+    ]
+    assert outcome.skipped["contradicts_document"] == 1  # no pair of Q1's agrees
+    assert [p.prompt for p in outcome.mined_pairs] == [Q2]
+
+
+def test_when_the_best_pair_contradicts_the_largest_margin_pair_that_agrees_is_kept(
+    trained_doc: Path, checking_host: PluginHost, dlm_home: Path, sampler
+) -> None:  # type: ignore[no-untyped-def]
+    wordy = "They should be long and full of adjectives, really."
+    sampler.candidates = {Q1: ["No.", "Short, factual, low-drama.", wordy]}
+    outcome = mine(trained_doc, checking_host, dlm_home)
+    (pair,) = outcome.mined_pairs
+    assert (pair.chosen, pair.rejected) == ("Short, factual, low-drama.", wordy)
+    assert "contradicts_document" not in outcome.skipped
+
+
+def test_the_fallback_pair_clears_the_threshold_and_is_not_already_present() -> None:
+    class Fixed:
+        name, default_threshold = "reference", 0.0
+
+        def score(self, prompt: str, candidates: list[str]) -> list[float]:
+            return [{"wrong": 0.0, "right": 3.0, "wordy": 1.0}[c] for c in candidates]
+
+    check = DocumentCheck(Fixed())
+    wrong, right, wordy = Candidate("wrong", 9.0), Candidate("right", 5.0), Candidate("wordy", 1.0)
+    best = MinedPair("q", wrong, wordy)
+    assert check.choose(best, [wrong, right, wordy], threshold=1.0) == MinedPair("q", right, wordy)
+    too_close = check.choose(best, [wrong, right, wordy], threshold=4.5)
+    assert isinstance(too_close, Skip) and too_close.reason is SkipReason.CONTRADICTS_DOCUMENT
+    assert "no other pair of the 3 candidates agrees" in too_close.detail
+    present = check.choose(
+        best, [wrong, right, wordy], threshold=1.0, existing={("q", "right", "wordy")}
+    )
+    assert isinstance(present, Skip) and present.reason is SkipReason.ALREADY_PRESENT
 
 
 def test_mining_with_the_reference_judge_needs_no_second_check(
