@@ -38,7 +38,7 @@ class StepRule:
 
 
 SFT_RULE = StepRule(min_steps=30, min_epochs=3, max_epochs=20)
-PREFERENCE_RULE = StepRule(min_steps=20, min_epochs=1, max_epochs=10)
+PREFERENCE_RULE = StepRule(min_steps=20, min_epochs=1, max_epochs=20)
 
 
 @attrs.frozen
