@@ -144,9 +144,8 @@ HELD_OUT_OPTIONS = [
     click.option(
         "--eval-samples",
         type=click.IntRange(min=1),
-        default=4,
-        show_default=True,
-        help="Answers per held-out prompt and version.",
+        default=None,
+        help="Answers per held-out prompt and version (default: enough for 64 comparisons, 4-16).",
     ),
     click.option(
         "--gate/--no-gate",

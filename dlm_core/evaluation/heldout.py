@@ -27,8 +27,16 @@ from dlm_core.specs import DEFAULT_SAMPLER
 from dlm_core.store.store import AdapterVersion
 from dlm_core.workspace import DocumentRun
 
-EVAL_SAMPLES = 4
-"""Answers per held-out prompt and side: enough comparisons for an interval that can exclude one half."""
+EVAL_COMPARISONS = 64
+"""Comparisons the check aims for when ``--eval-samples`` is not given.
+
+The verdict is a win rate with a 95% Wilson interval, and the interval's
+width is set by the number of comparisons, not prompts: at 32 comparisons a
+65% win rate still has its lower bound under one half (48%), so a version
+that wins two answers in three would fail a gate; at 64 it clears it (53%).
+"""
+MIN_EVAL_SAMPLES = 4
+MAX_EVAL_SAMPLES = 16
 
 EVAL_TEMPERATURE = 0.7
 
@@ -39,7 +47,7 @@ class HeldOutOptions:
 
     prompts_file: Path | None = None
     judge: str | None = None  # None: the mining judge of the pairs trained on
-    samples: int = EVAL_SAMPLES
+    samples: int | None = None  # None: :func:`eval_samples` of the prompts
     seed: int = 0
     max_new_tokens: int = 256
     gate: bool | None = None  # None: the document's training.preference.gate
@@ -59,6 +67,12 @@ class _MiningJudge:
     sampler: str | None = None
 
 
+def eval_samples(prompts: int) -> int:
+    """Answers per prompt and side for about :data:`EVAL_COMPARISONS` comparisons, within bounds."""
+    wanted = -(-EVAL_COMPARISONS // max(prompts, 1))
+    return min(max(wanted, MIN_EVAL_SAMPLES), MAX_EVAL_SAMPLES)
+
+
 def held_out_prompts(run: DocumentRun, options: HeldOutOptions) -> list[str]:
     """The prompts the check uses: the file's, else the document's ``::eval::`` questions."""
     if options.prompts_file is not None:
@@ -70,7 +84,8 @@ def held_out_check(
     run: DocumentRun, parent: AdapterVersion, new: AdapterVersion, options: HeldOutOptions
 ) -> HeldOutVerdict | None:
     """Compare ``new`` with ``parent`` on held-out prompts; None (and one line) when there are none."""
-    if not held_out_prompts(run, options):
+    prompts = held_out_prompts(run, options)
+    if not prompts:
         run.say(
             f"note: nothing checked {new.name} against {parent.name}: {run.path} has no ::eval:: "
             "prompts; add an ::eval:: section of ### Q questions it never trains on, or pass "
@@ -85,6 +100,7 @@ def held_out_check(
         )
         return None
     over = judge.version or parent
+    samples = options.samples if options.samples is not None else eval_samples(len(prompts))
     run.say(
         f"held-out check: {new.name} vs {parent.name}, judged by {judge.selector} (over {over.name})..."
     )
@@ -95,9 +111,9 @@ def held_out_check(
             b=new.name,
             judge=judge.selector,
             prompts_file=options.prompts_file,
-            samples=options.samples,
+            samples=samples,
             seed=options.seed,
-            temperature=EVAL_TEMPERATURE if options.samples > 1 else 0.0,
+            temperature=EVAL_TEMPERATURE if samples > 1 else 0.0,
             max_new_tokens=options.max_new_tokens,
             sampler=options.sampler or judge.sampler or DEFAULT_SAMPLER,
             device=options.device,

@@ -246,3 +246,23 @@ def test_the_gate_keeps_the_parent_current_when_the_new_version_does_not_win(
     assert phase.held_out is not None and phase.held_out.win_rate == 0.5 and phase.held_out.gated
     assert phase.held_out.judge == "terse"  # the judge that mined the pairs
     assert not phase.current and current(doc, dlm_home) == 1
+
+
+def test_the_check_takes_enough_answers_a_prompt_for_about_64_comparisons() -> None:
+    from dlm_core.evaluation.heldout import eval_samples
+
+    assert [eval_samples(n) for n in (1, 2, 6, 8, 10, 16, 40)] == [16, 16, 11, 8, 7, 4, 4]
+
+
+def test_a_check_left_to_its_default_compares_eval_samples_answers_a_prompt(
+    doc: Path, host: PluginHost, dlm_home: Path
+) -> None:
+    options = LoopOptions(
+        rounds=1,
+        mine=MineOptions(sampler="rounds", judge="terse", samples=3, progress=False),
+        held_out=HeldOutOptions(sampler="rounds", progress=False),
+        progress=False,
+    )
+    summary = run_loop(Workspace(dlm_home, host, say=lambda m: None), doc, options)
+    verdict = summary.rounds[0].verdict
+    assert verdict is not None and (verdict.prompts, verdict.comparisons) == (2, 2 * 16)
