@@ -9,9 +9,10 @@ embedded base, the rhythm a new user runs, each step a ``dlm`` subprocess:
 2. ``dlm preference mine --judge terse --samples 6 --threshold 5 --apply``;
 3. ``dlm train --phase preference``: v0002, a phase
    which ends with its held-out check: v0002 against v0001 on the
-   document's ``::eval::`` prompts (never trained on), 4 answers a prompt
-   and side, judged by the judge that mined the pairs (terse), exactly as
-   ``dlm compare --a 1 --b 2 --judge terse --samples 4`` does.
+   document's ``::eval::`` prompts (never trained on), as many answers a
+   prompt and side as make about 64 comparisons (8 for 8 prompts), judged by
+   the judge that mined the pairs (terse), exactly as
+   ``dlm compare --a 1 --b 2 --judge terse --samples 8`` does.
 
 Only ``--seed`` varies between runs. The target (issue 10): v0002 wins at
 least 65% of the comparisons with the 95% interval's lower bound above
@@ -149,7 +150,7 @@ def run_once(
         "--samples",
         str(MINE_SAMPLES),
         *(["--threshold", str(MINE_THRESHOLD)] if options.judge == "terse" else []),
-        *(["--no-document-check"] if options.no_document_check else []),
+        *(["--document-check"] if options.document_check else []),
         "--apply",
         *seed_arg,
         "--json",
@@ -171,7 +172,7 @@ def run_once(
     )
     [pref] = json.loads(out)
     # The phase ends with its own held-out check: v0002 against v0001 on the ::eval::
-    # prompts, 4 samples a side, judged by the judge that mined the pairs (terse).
+    # prompts, about 64 comparisons, judged by the judge that mined the pairs (terse).
     verdict = pref["held_out"]
     figures = {
         "win_rate": round(verdict["win_rate"], 4),
@@ -193,7 +194,7 @@ def run_once(
         "key": f"{doc}|{seed}",
         "doc": doc,
         "judge": options.judge,
-        "document_check": not options.no_document_check,
+        "document_check": options.document_check,
         "eval_judge": verdict["judge"],
         "seed": seed,
         "sft_steps": sft["steps"],
@@ -231,9 +232,9 @@ def main() -> None:
         "--similarity", action="store_true", help="also read the held-out answers by similarity"
     )
     parser.add_argument(
-        "--no-document-check",
+        "--document-check",
         action="store_true",
-        help="mine without the document check (which skips terse answers that drop facts)",
+        help="mine with the document check (off by default; it skips terse answers that drop facts)",
     )
     args = parser.parse_args()
     done: dict[str, dict[str, Any]] = {}

@@ -12,8 +12,8 @@ prepared frontmatter's preference settings are taken out of the copy), and compa
 ``bench/documents/eval-answers.json`` appended to its copy as one.
 
 Arms: SPIN pairs (``--pairs reference``; the ``reference`` judge picks the
-rejected candidate), pairs judged by ``sway`` with the document check (the
-default), and ``sway`` unchecked (as before issue 15).
+rejected candidate), pairs judged by ``sway`` with ``--document-check``, and
+``sway`` unchecked (the default).
 
 The compare judge must be independent of every mining judge: it scores an
 answer by the all-MiniLM-L6-v2 cosine similarity to an answer written for
@@ -54,8 +54,8 @@ EVAL_ANSWERS = ROOT / "bench" / "documents" / "eval-answers.json"
 SEED = 1
 ARMS: list[tuple[str, dict[str, Any]]] = [
     ("spin (--pairs reference --judge reference)", {"pairs": "reference", "judge": "reference"}),
-    ("sway, checked against the document (default)", {"judge": "sway"}),
-    ("sway, unchecked (as before)", {"judge": "sway", "check_document": False}),
+    ("sway, checked against the document", {"judge": "sway", "check_document": True}),
+    ("sway (default, unchecked)", {"judge": "sway"}),
 ]
 COMPARE = {"samples": 2, "seed": 0, "temperature": 0.7, "max_new_tokens": 64}
 PREFERENCE = "preference: {}"

@@ -79,7 +79,7 @@ def render_mine(outcome: MineOutcome, path: Path) -> str:
             f"note: {contradicting} of {outcome.prompts} prompts' pairs were skipped as "
             "contradicts_document: the judge preferred answers that agree less with the "
             "document's own answers (a terse judge's short answers often drop a fact); the "
-            "reasons are in `dlm metrics --json`, and --no-document-check keeps such pairs"
+            "reasons are in `dlm metrics --json`; without --document-check such pairs are kept"
         )
     if outcome.applied or outcome.already_present_on_apply:
         lines.append(

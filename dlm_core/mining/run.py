@@ -69,7 +69,7 @@ class MineOptions:
     sampler_options: dict[str, str] = attrs.Factory(dict)
     judge_options: dict[str, str] = attrs.Factory(dict)
     pairs: PairsMode = "judged"  # "reference": the document's answer vs the worst candidate (SPIN)
-    check_document: bool = True  # skip judged pairs whose chosen answer contradicts the document
+    check_document: bool = False  # --document-check (dlm_core.mining.guard)
     seed: int | None = None
     apply: bool = False
     batch_size: int | None = None

@@ -17,7 +17,7 @@ def test_a_mine_run_whose_pairs_mostly_contradict_the_document_says_why_and_what
     assert "skipped: contradicts_document 8" in text
     note = text.splitlines()[-1]
     assert note.startswith("note: 8 of 10 prompts' pairs were skipped as contradicts_document")
-    assert "--no-document-check" in note
+    assert "--document-check" in note
 
 
 def test_a_few_contradictions_draw_no_note() -> None:

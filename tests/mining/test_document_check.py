@@ -1,4 +1,5 @@
-"""The document check: a judged pair whose chosen answer contradicts the document is skipped.
+"""The document check (``--document-check``, off by default): a judged pair whose chosen
+answer contradicts the document is skipped.
 
 The mining judge here is the scripted ``terse`` judge (shorter is better),
 which, like ``sway`` in issue 15, happily prefers "No." to the document's
@@ -69,7 +70,7 @@ def checking_host(mining_host: PluginHost) -> PluginHost:
 
 
 def mine(path: Path, host: PluginHost, home: Path, said: list[str] | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
-    kwargs = {"judge": "terse", **kwargs}
+    kwargs = {"judge": "terse", "check_document": True, **kwargs}
     options = MineOptions(sampler="scripted", progress=False, **kwargs)  # type: ignore[arg-type]
     return mine_document(
         Workspace(home, host, say=(said.append if said is not None else lambda m: None)),
@@ -94,11 +95,15 @@ def test_a_pair_whose_chosen_answer_contradicts_the_document_is_skipped_and_coun
     assert run.config["document_check"] is True
 
 
+@pytest.mark.parametrize("asked", [{"check_document": False}, {}], ids=["turned-off", "default"])
 def test_without_the_check_the_contradicting_pair_is_kept(
-    trained_doc: Path, checking_host: PluginHost, dlm_home: Path, sampler
+    trained_doc: Path, checking_host: PluginHost, dlm_home: Path, sampler, asked
 ) -> None:  # type: ignore[no-untyped-def]
     sampler.candidates = {Q1: ["No.", "Release notes read short, factual and low-drama."]}
-    outcome = mine(trained_doc, checking_host, dlm_home, check_document=False)
+    options = MineOptions(sampler="scripted", judge="terse", progress=False, **asked)
+    outcome = mine_document(
+        Workspace(dlm_home, checking_host, say=lambda m: None), trained_doc, options
+    )
     (pair,) = outcome.mined_pairs
     assert (pair.chosen, pair.rejected) == (
         "No.",
