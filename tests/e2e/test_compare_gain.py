@@ -49,10 +49,6 @@ def test_preference_training_on_terse_pairs_beats_sft_on_held_out_prompts(
         "1",
         "--judge",
         judge,
-        # This test is about what terse pairs do to held-out answers; the document
-        # check (which would skip terse answers that drop the document's facts) is
-        # tested in tests/mining/test_document_check.py.
-        "--no-document-check",
     )
     assert len(mine["pairs"]) >= 4
     assert all(p["score_chosen"] > p["score_rejected"] for p in mine["pairs"])

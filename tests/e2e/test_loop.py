@@ -37,8 +37,6 @@ def test_two_rounds_with_defaults_improve_on_sft_and_leave_the_best_current(
         "1",
         "--judge",
         terse_judge,
-        # Terse answers may drop the document's facts; the document check is tested on its own.
-        "--no-document-check",
     )
 
     rounds = loop["rounds"]
