@@ -11,7 +11,10 @@ still do it.
 answers' log-probability per token has moved since the phase started,
 averaged over each pass over the pairs (so every pair counts once, the
 same pairs each time). When a pass's average falls below ``-tolerance`` it stops the
-phase (``guard: stop``, the default) or only reports it (``guard: warn``);
+phase (``guard: stop``, the default) and puts back the adapter's weights as
+they were at the end of the last pass still within the tolerance (the
+overshoot can happen within one pass: the steps that caused it are not
+kept), or only reports it (``guard: warn``);
 ``guard: off`` turns it off. Either way :meth:`ChosenGuard.report` goes into
 ``TrainResult.extra``: numbers for the metrics run and a note the phase
 summary prints.
@@ -103,6 +106,9 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
     margins: list[float] = field(default_factory=list)
     tripped_at: int | None = None
     tripped_drift: float | None = None
+    kept: dict[str, Any] | None = None  # trainable weights at the last pass within tolerance
+    kept_step: int | None = None
+    rolled_back_to: int | None = None
 
     def _pass_mean(self, index: int) -> float:
         chunk = self.values[index * self.window : (index + 1) * self.window]
@@ -138,6 +144,36 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
             self.tripped_at, self.tripped_drift = int(state.global_step), drift
             if self.settings.mode == "stop":
                 control.should_training_stop = True
+                self._roll_back(kwargs.get("model"))
+        elif (
+            self.tripped_at is None
+            and self.settings.mode == "stop"
+            and len(self.values) % self.window == 0
+        ):
+            self._keep(kwargs.get("model"), int(state.global_step))
+
+    def _keep(self, model: Any, step: int) -> None:
+        """Remember the trainable weights at the end of a pass within the tolerance."""
+        if model is None:
+            return
+        self.kept = {
+            name: param.detach().clone()
+            for name, param in model.named_parameters()
+            if param.requires_grad
+        }
+        self.kept_step = step
+
+    def _roll_back(self, model: Any) -> None:
+        """Put back the weights :meth:`_keep` remembered last, if any."""
+        if model is None or self.kept is None:
+            return
+        import torch
+
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in self.kept:
+                    param.copy_(self.kept[name])
+        self.rolled_back_to, self.kept = self.kept_step, None
 
     def report(self, total_steps: int) -> dict[str, Any]:
         """What goes into ``TrainResult.extra``: numbers, and a note when the guard acted."""
@@ -150,13 +186,33 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
         if self.tripped_at is None:
             return extra
         extra["guard_step"] = self.tripped_at
+        if self.rolled_back_to is not None:
+            extra["guard_kept_step"] = self.rolled_back_to
+        extra["notes"] = [self._note(total_steps)]
+        return extra
+
+    def _note(self, total_steps: int) -> str:
+        """What the phase summary prints about the guard (it acted: ``tripped_at`` is set)."""
+        assert self.tripped_at is not None
         lost = f"the chosen answers lost {-(self.tripped_drift or 0.0):.2f} nats/token"
         margin = (
             f" while the reward margin went {self.margins[0]:.2f} -> {self.margins[-1]:.2f}"
             if len(self.margins) > 1
             else ""
         )
-        if self.settings.mode == "stop" and self.tripped_at >= total_steps:
+        if self.settings.mode == "stop" and self.rolled_back_to is not None:
+            when = (
+                f"at the last step ({self.tripped_at})"
+                if self.tripped_at >= total_steps
+                else f"stopped at step {self.tripped_at} of {total_steps}"
+            )
+            note = (
+                f"{when}: {lost}{margin} (tolerance {self.settings.tolerance:g}), the classic DPO "
+                f"overshoot; kept the adapter as it was at step {self.rolled_back_to}, the end of "
+                "the last pass within the tolerance; lower learning_rate or raise beta, or set "
+                "training.preference.options.guard: warn to train on"
+            )
+        elif self.settings.mode == "stop" and self.tripped_at >= total_steps:
             note = (
                 f"warning: by the last step ({self.tripped_at}) {lost}{margin} (tolerance "
                 f"{self.settings.tolerance:g}), so the guard had nothing left to stop; the adapter "
@@ -165,8 +221,9 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
         elif self.settings.mode == "stop":
             note = (
                 f"stopped at step {self.tripped_at} of {total_steps}: {lost}{margin} (tolerance "
-                f"{self.settings.tolerance:g}), the classic DPO overshoot; lower learning_rate or "
-                "raise beta, or set training.preference.options.guard: warn to train on"
+                f"{self.settings.tolerance:g}), the classic DPO overshoot (no earlier pass to go "
+                "back to); lower learning_rate or raise beta, or set "
+                "training.preference.options.guard: warn to train on"
             )
         else:
             note = (
@@ -174,5 +231,4 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
                 f"{self.settings.tolerance:g}); the adapter may be drifting away from the answers "
                 "it was meant to prefer"
             )
-        extra["notes"] = [note]
-        return extra
+        return note

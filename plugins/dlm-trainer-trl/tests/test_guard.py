@@ -64,6 +64,26 @@ def test_dpo_guard_stops_once_a_passs_mean_loses_more_than_the_tolerance() -> No
     assert "reward margin went 0.00 -> 2.50" in note
 
 
+def test_a_stopped_phase_gets_back_the_weights_of_the_last_pass_within_the_tolerance() -> None:
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    model.bias.requires_grad_(False)  # frozen weights are neither kept nor put back
+    guard, state = dpo_guard(), TrainerState()
+    # passes of 3 steps: means -0.02 (within), then -0.12 (over) at the end of step 6
+    for step, entry in enumerate(dpo_logs([0.0, -0.03, -0.03, -0.1, -0.12, -0.14]), start=1):
+        with torch.no_grad():  # what this step's optimizer update left behind
+            model.weight.fill_(float(step))
+            model.bias.fill_(float(step))
+        state.global_step = step
+        guard.on_log(None, state, TrainerControl(), logs={"loss": 0.5, **entry}, model=model)
+    assert model.weight.tolist() == [[3.0, 3.0]]  # the end of the first pass
+    assert model.bias.tolist() == [6.0]
+    report = guard.report(total_steps=20)
+    assert (report["guard_step"], report["guard_kept_step"]) == (6, 3)
+    assert "kept the adapter as it was at step 3, the end of the last pass" in report["notes"][0]
+
+
 def test_a_guard_tripped_by_the_last_step_says_so_instead_of_stopped() -> None:
     guard = dpo_guard()
     stopped = replay(guard, dpo_logs([0.0, -0.03, -0.03, -0.1, -0.12, -0.14]))
@@ -175,6 +195,9 @@ def test_the_dpo_trainer_stops_a_phase_whose_chosen_answers_lose_likelihood(
     assert result.extra["guard_chosen_drift"] == pytest.approx(expected, abs=1e-3)
     assert expected < -0.1
     assert result.extra["notes"][0].startswith(f"stopped at step {result.steps} of 10: ")
+    # 4 pairs, batch 2: a pass is 2 steps, and the adapter saved is the one of the pass before.
+    assert result.extra["guard_kept_step"] == result.steps - 2
+    assert f"kept the adapter as it was at step {result.steps - 2}" in result.extra["notes"][0]
 
 
 def test_with_the_guard_warning_the_same_phase_trains_on_and_says_so(
