@@ -8,7 +8,7 @@ one working day" when the document says "within one working day". Such a
 pair, written in and trained on, teaches the adapter to contradict its own
 document.
 
-So every judged pair is checked by the ``reference`` judge
+With ``--document-check`` every judged pair is checked by the ``reference`` judge
 (``dlm-judge-reference``), which scores how well an answer agrees with the
 document's answer to the same prompt. When the judge's best pair has a
 chosen answer that agrees less than its rejected one, the check looks for
@@ -18,10 +18,13 @@ when there is none is the prompt skipped as ``contradicts_document``, counted
 like every other skip. Style still varies freely: two answers that both
 agree with the document pass whichever the mining judge prefers, and a
 judge whose favourite is a wrong answer still gets its preference between
-right ones. The check is on
-by default; ``dlm preference mine --no-document-check`` turns it off. It is
-not needed when the mining judge is ``reference`` itself, and not possible
-when ``dlm-judge-reference`` is not installed (mining then says so once).
+right ones. It is not needed when the mining judge is ``reference`` itself,
+and not possible when ``dlm-judge-reference`` is not installed (mining then
+says so once).
+
+It is off by default: its score follows wording, not meaning, and read by
+hand on 56 mined ``sway`` pairs it replaced or skipped 29 of the 49 sound
+ones and only 2 of the 7 contradicting ones (docs/judges.md).
 """
 
 from __future__ import annotations
