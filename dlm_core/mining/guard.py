@@ -35,7 +35,14 @@ import attrs
 
 from dlm_core.context import PluginContext
 from dlm_core.mining.scoring import checked_scores
-from dlm_core.mining.selection import Candidate, MinedPair, Skip, SkipReason, near_duplicates
+from dlm_core.mining.selection import (
+    Candidate,
+    MinedPair,
+    Skip,
+    SkipReason,
+    clears,
+    near_duplicates,
+)
 from dlm_core.plugins import JudgeSpec, PluginHost, split_selector
 from dlm_core.protocols import Judge
 
@@ -89,8 +96,7 @@ class DocumentCheck:
             MinedPair(best.prompt, chosen, rejected)
             for chosen in candidates
             for rejected in candidates
-            if chosen.score - rejected.score > 0
-            and chosen.score - rejected.score >= threshold
+            if clears(chosen.score - rejected.score, threshold)
             and self._passes(agrees[chosen.text], agrees[rejected.text])
             and not near_duplicates(chosen.text, rejected.text)
         ]

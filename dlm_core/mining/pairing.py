@@ -34,6 +34,7 @@ from dlm_core.mining.selection import (
     MinedPair,
     Skip,
     SkipReason,
+    clears,
     near_duplicates,
     normalize,
     select_pair,
@@ -128,7 +129,7 @@ def select_reference_pair(
         )
     rejected = min(candidates, key=lambda c: c.score)
     pair = MinedPair(prompt, reference, rejected)
-    if pair.margin <= 0 or pair.margin < threshold:
+    if not clears(pair.margin, threshold):
         why = (
             "the judge scores the candidate at least as high as the document's answer"
             if pair.margin <= 0

@@ -102,6 +102,11 @@ def near_duplicates(a: str, b: str) -> bool:
     return matcher.quick_ratio() > NEAR_DUPLICATE_RATIO and matcher.ratio() > NEAR_DUPLICATE_RATIO
 
 
+def clears(margin: float, threshold: float) -> bool:
+    """Whether a pair's margin makes it a preference: above zero (a tie never is) and the threshold."""
+    return margin > 0 and margin >= threshold
+
+
 def select_pair(
     prompt: str,
     candidates: list[Candidate],
@@ -124,8 +129,7 @@ def select_pair(
             prompt, SkipReason.TOO_SIMILAR, "every alternative is a near-duplicate of the best"
         )
     pair = MinedPair(prompt, chosen, rejected)
-    if pair.margin <= 0 or pair.margin < threshold:
-        # A tie is never a preference, whatever the threshold.
+    if not clears(pair.margin, threshold):
         why = "a tie" if pair.margin <= 0 else f"margin {pair.margin:.4g} < {threshold:.4g}"
         return Skip(prompt, SkipReason.BELOW_THRESHOLD, why, pair.margin)
     if pair.key in existing:
