@@ -34,6 +34,8 @@ from cattrs.gen import make_dict_structure_fn
 DEFAULT_BASE_MODEL = "smollm2-135m"
 ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # whole value: fullmatch (a `$` lets "\n" through)
 MAX_SEED = 2**32 - 1
+DEFAULT_LOSS_TYPE = "sigmoid,sft"
+"""``training.preference.loss_type`` when a document does not write one (see PreferenceConfig)."""
 """The largest seed every library takes: numpy's generator (via transformers'
 set_seed) refuses more, and negative ones; SQLite and torch take all of these."""
 
@@ -112,7 +114,10 @@ class PreferenceConfig:
     enabled: bool | None = None
     method: str = attrs.field(default="dpo", validator=[_non_empty, _preference_method])
     hyperparams: PreferenceHyperparams = attrs.Factory(PreferenceHyperparams)
-    loss_type: str = "sigmoid"
+    # DPO plus the chosen answers' language-model loss (RPO, Pang et al. 2024): without the
+    # second term a LoRA phase lowers the chosen answers' likelihood along with the rejected
+    # ones' and overshoots past what the judge chose (docs/cookbook/dpo-vs-orpo.md).
+    loss_type: str = DEFAULT_LOSS_TYPE
     reference: Literal["pre_adapter", "base"] = "pre_adapter"
     # Settings of a plugin trainer that the fields above do not cover (SimPO's gamma...),
     # handed to the trainer untouched.

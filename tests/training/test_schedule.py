@@ -87,6 +87,15 @@ def test_an_unwritten_preference_learning_rate_takes_the_methods_lora_default() 
         assert settings.learning_rate == expected
 
 
+def test_an_unwritten_loss_adds_the_chosen_answers_lm_loss_and_a_written_one_is_kept() -> None:
+    unwritten = load_frontmatter("training: {}").training
+    written = load_frontmatter("training: {preference: {loss_type: sigmoid}}").training
+    assert [
+        preference_settings(t, step_plan(t, "preference", rows=10)).loss_type
+        for t in (unwritten, written)
+    ] == ["sigmoid,sft", "sigmoid"]
+
+
 def test_upstream_documents_5e_6_is_honoured_exactly() -> None:
     training = load_frontmatter(
         "training:\n  preference:\n    hyperparams: {learning_rate: 5e-6, num_epochs: 1}\n"
