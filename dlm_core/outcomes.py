@@ -43,7 +43,8 @@ class MineConfig:
     sampler: str = ""
     apply: bool = False
     pairs: str = "judged"
-    document_check: bool = False
+    document_check: bool = False  # the reference agreement (--document-check)
+    yes_no_check: bool = False  # False in runs recorded before the yes/no check existed
 
 
 @attrs.frozen

@@ -70,9 +70,17 @@ MINING_OPTIONS = [
         "--document-check/--no-document-check",
         default=False,
         show_default=True,
-        help="Skip a judged pair whose chosen answer agrees with the document's answer less than "
-        "the rejected one, by the reference judge (contradicts_document). Off by default: on "
+        help="Also skip a judged pair whose chosen answer agrees with the document's answer less "
+        "than the rejected one by the reference judge (contradicts_document). Off by default: on "
         "hand-labelled mined pairs it did not tell contradictions from rewordings.",
+    ),
+    click.option(
+        "--yes-no-check/--no-yes-no-check",
+        default=True,
+        show_default=True,
+        help="On a question the document answers yes or no, skip a judged pair whose chosen answer "
+        "gives that yes or no less clearly than the rejected one (contradicts_document); the "
+        "prompt's next best pair that passes is kept instead.",
     ),
     click.option(
         "--threshold",
@@ -127,10 +135,11 @@ def mine_options_from(values: dict[str, Any], **fixed: Any) -> Any:
     """The :class:`~dlm_core.mining.run.MineOptions` of ``mining_options`` values (popped)."""
     from dlm_core.mining.run import MineOptions
 
-    check_document = values.pop("document_check")
-    return MineOptions(
-        **{key: values.pop(key) for key in MINING}, check_document=check_document, **fixed
-    )
+    checks = {
+        "check_document": values.pop("document_check"),
+        "check_yes_no": values.pop("yes_no_check"),
+    }
+    return MineOptions(**{key: values.pop(key) for key in MINING}, **checks, **fixed)
 
 
 HELD_OUT_OPTIONS = [

@@ -79,7 +79,8 @@ def render_mine(outcome: MineOutcome, path: Path) -> str:
             f"note: {contradicting} of {outcome.prompts} prompts' pairs were skipped as "
             "contradicts_document: the judge preferred answers that agree less with the "
             "document's own answers (a terse judge's short answers often drop a fact); the "
-            "reasons are in `dlm metrics --json`; without --document-check such pairs are kept"
+            "reasons are in `dlm metrics --json`; --no-yes-no-check (and leaving out "
+            "--document-check) keeps such pairs"
         )
     if outcome.applied or outcome.already_present_on_apply:
         lines.append(

@@ -3,37 +3,41 @@
 Mining prompts are the document's own ``::instruction::`` questions, and the
 document holds its author's answer to each. A judge that knows nothing of
 those answers (``sway`` measures how far training moved the model, a reward
-model measures what it was trained to like) can choose "No." over "within
-one working day" when the document says "within one working day". Such a
-pair, written in and trained on, teaches the adapter to contradict its own
-document.
+model measures what it was trained to like) can choose "Yes." over "No, ..."
+when the document says "No.". Such a pair, written in and trained on,
+teaches the adapter to contradict its own document.
 
-With ``--document-check`` every judged pair is checked by the ``reference`` judge
-(``dlm-judge-reference``), which scores how well an answer agrees with the
-document's answer to the same prompt. When the judge's best pair has a
-chosen answer that agrees less than its rejected one, the check looks for
-the next best pair among the prompt's candidates (the largest margin that
-still clears the threshold) whose chosen answer agrees at least as well; only
-when there is none is the prompt skipped as ``contradicts_document``, counted
-like every other skip. Style still varies freely: two answers that both
-agree with the document pass whichever the mining judge prefers, and a
-judge whose favourite is a wrong answer still gets its preference between
-right ones. It is not needed when the mining judge is ``reference`` itself,
-and not possible when ``dlm-judge-reference`` is not installed (mining then
-says so once).
+The check compares the pair's two answers by one or more *agreements*, each
+a score of how well an answer agrees with the document's answer to the same
+prompt:
 
-It is off by default: its score follows wording, not meaning, and read by
-hand on 56 mined ``sway`` pairs it replaced or skipped 29 of the 49 sound
-ones and only 2 of the 7 contradicting ones (docs/judges.md).
+- the yes/no agreement (:mod:`dlm_core.mining.yes_no`, on by default): on a
+  question the document answers yes or no, the chosen answer must give that
+  yes or no at least as clearly as the rejected one;
+- the ``reference`` judge (``dlm-judge-reference``, with ``--document-check``):
+  how well the document's answer restates the candidate. Off by default: its
+  score follows wording, not meaning, and read by hand on 56 mined ``sway``
+  pairs it replaced or skipped 29 of the 49 sound ones and only 2 of the 7
+  contradicting ones (docs/judges.md).
+
+A pair passes when its chosen answer agrees at least as well as its rejected
+one by every agreement. When the judge's best pair does not, the check looks
+for the next best pair among the prompt's candidates (the largest margin
+that still clears the threshold) that does; only when there is none is the
+prompt skipped as ``contradicts_document``, counted like every other skip.
+Style still varies freely: two answers that agree equally pass whichever the
+mining judge prefers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 
 from dlm_core.context import PluginContext
+from dlm_core.mining.prompts import reference_answers
 from dlm_core.mining.scoring import checked_scores
 from dlm_core.mining.selection import (
     Candidate,
@@ -43,35 +47,71 @@ from dlm_core.mining.selection import (
     clears,
     near_duplicates,
 )
+from dlm_core.mining.yes_no import YesNoAgreement
 from dlm_core.plugins import JudgeSpec, PluginHost, split_selector
 from dlm_core.protocols import Judge
 
 CHECK_JUDGE = "reference"
-"""The judge that scores agreement with the document's answers."""
+"""The judge that scores agreement with the document's answers under ``--document-check``."""
 
 TOLERANCE = 0.0
-"""How much less than the rejected answer the chosen one may agree, in the check judge's units.
+"""How much less than the rejected answer the chosen one may agree, in each agreement's units.
 
 Zero: the chosen answer must agree with the document at least as well as
 the rejected one, the criterion ``bench/judge_agreement.py`` measures.
 """
 
 
+class Agreement(Protocol):
+    """How well answers agree with the document's answer to a prompt (higher: more)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def scores(self, prompt: str, texts: list[str]) -> list[float]: ...
+
+    def why(self, chosen: float, rejected: float) -> str:
+        """One line on why a chosen answer scoring ``chosen`` loses to a rejected one."""
+        ...
+
+
+@attrs.frozen
+class JudgeAgreement:
+    """A judge's scores (``reference``) read as agreement with the document."""
+
+    judge: Judge
+    name: str = CHECK_JUDGE
+
+    def scores(self, prompt: str, texts: list[str]) -> list[float]:
+        return checked_scores(self.judge, self.name, prompt, texts)
+
+    def why(self, chosen: float, rejected: float) -> str:
+        return (
+            f"the document's answer fits the rejected answer better "
+            f"({self.name} {rejected:.3g} vs {chosen:.3g} for the chosen one)"
+        )
+
+
 @attrs.frozen
 class DocumentCheck:
     """Keeps a judged pair only when its chosen answer agrees with the document at least as well."""
 
-    judge: Judge
+    agreements: tuple[Agreement, ...]
     tolerance: float = TOLERANCE
 
-    def agreement(self, prompt: str, texts: list[str]) -> list[float]:
-        """How well each text agrees with the document's answer to ``prompt`` (higher: more)."""
-        return checked_scores(self.judge, CHECK_JUDGE, prompt, texts)
-
     def __call__(self, pair: MinedPair) -> MinedPair | Skip:
-        """``pair`` when it passes, else a ``contradicts_document`` skip."""
-        chosen, rejected = self.agreement(pair.prompt, [pair.chosen.text, pair.rejected.text])
-        return pair if self._passes(chosen, rejected) else self._skip(pair, chosen, rejected)
+        """``pair`` when it passes every agreement, else a ``contradicts_document`` skip."""
+        texts = [pair.chosen.text, pair.rejected.text]
+        for agreement in self.agreements:  # cheapest first: a failure spares the rest
+            chosen, rejected = agreement.scores(pair.prompt, texts)
+            if not self._passes(chosen, rejected):
+                return Skip(
+                    pair.prompt,
+                    SkipReason.CONTRADICTS_DOCUMENT,
+                    agreement.why(chosen, rejected),
+                    pair.margin,
+                )
+        return pair
 
     def choose(
         self,
@@ -85,19 +125,22 @@ class DocumentCheck:
 
         A pair of the alternatives must clear ``threshold`` like any pair and
         must not be near-duplicates. The best pair is checked alone first, so
-        a prompt whose best pair passes costs the check two scores.
+        a prompt whose best pair passes costs each agreement two scores.
         """
         first = self(best)
         if isinstance(first, MinedPair):
             return first
         texts = [c.text for c in candidates]
-        agrees = dict(zip(texts, self.agreement(best.prompt, texts), strict=True))
+        tables = [
+            dict(zip(texts, agreement.scores(best.prompt, texts), strict=True))
+            for agreement in self.agreements
+        ]
         passing = [
             MinedPair(best.prompt, chosen, rejected)
             for chosen in candidates
             for rejected in candidates
             if clears(chosen.score - rejected.score, threshold)
-            and self._passes(agrees[chosen.text], agrees[rejected.text])
+            and all(self._passes(t[chosen.text], t[rejected.text]) for t in tables)
             and not near_duplicates(chosen.text, rejected.text)
         ]
         if not passing:
@@ -112,31 +155,30 @@ class DocumentCheck:
     def _passes(self, chosen: float, rejected: float) -> bool:
         return chosen + self.tolerance >= rejected
 
-    def _skip(self, pair: MinedPair, chosen: float, rejected: float) -> Skip:
-        return Skip(
-            pair.prompt,
-            SkipReason.CONTRADICTS_DOCUMENT,
-            f"the document's answer fits the rejected answer better "
-            f"({CHECK_JUDGE} {rejected:.3g} vs {chosen:.3g} for the chosen one)",
-            pair.margin,
-        )
-
 
 def document_check(
     host: PluginHost,
     context: PluginContext,
     judge: str,
     *,
-    enabled: bool,
+    yes_no: bool,
+    reference: bool,
     say: Callable[[str], None],
 ) -> DocumentCheck | None:
-    """The check for a mine run with ``--judge judge``, or None when off, redundant or unavailable."""
-    if not enabled or split_selector(judge)[0] == CHECK_JUDGE:
-        return None
-    if CHECK_JUDGE not in host.specs(JudgeSpec):
-        say(
-            f"note: mined pairs are not checked against the document's answers: the {CHECK_JUDGE!r} "
-            "judge is not installed (pip install dlm-judge-reference)"
-        )
-        return None
-    return DocumentCheck(host.judge(CHECK_JUDGE, context))
+    """The check for a mine run with ``--judge judge``, or None when nothing is left to check.
+
+    The ``reference`` agreement is left out when it is the mining judge itself
+    (redundant) or not installed (mining then says so once).
+    """
+    agreements: list[Agreement] = []
+    if yes_no:
+        agreements.append(YesNoAgreement(reference_answers(context.document)))
+    if reference and split_selector(judge)[0] != CHECK_JUDGE:
+        if CHECK_JUDGE in host.specs(JudgeSpec):
+            agreements.append(JudgeAgreement(host.judge(CHECK_JUDGE, context)))
+        else:
+            say(
+                f"note: mined pairs are not checked against the document's answers by the "
+                f"{CHECK_JUDGE!r} judge: it is not installed (pip install dlm-judge-reference)"
+            )
+    return DocumentCheck(tuple(agreements)) if agreements else None

@@ -69,7 +69,8 @@ class MineOptions:
     sampler_options: dict[str, str] = attrs.Factory(dict)
     judge_options: dict[str, str] = attrs.Factory(dict)
     pairs: PairsMode = "judged"  # "reference": the document's answer vs the worst candidate (SPIN)
-    check_document: bool = False  # --document-check (dlm_core.mining.guard)
+    check_document: bool = False  # --document-check: the reference agreement (mining.guard)
+    check_yes_no: bool = True  # --no-yes-no-check turns off the yes/no agreement (mining.yes_no)
     seed: int | None = None
     apply: bool = False
     batch_size: int | None = None
@@ -137,12 +138,14 @@ def mine(run: DocumentRun, options: MineOptions) -> MineOutcome:
         apply=options.apply,
         pairs=options.pairs,
         document_check=options.check_document and options.pairs == "judged",
+        yes_no_check=options.check_yes_no and options.pairs == "judged",
     )
     check = document_check(
         run.workspace.host,
         context,
         options.judge,
-        enabled=config.document_check,
+        yes_no=config.yes_no_check,
+        reference=config.document_check,
         say=run.say,
     )
     pairing = Pairing(options.pairs, threshold, reference_answers(run.document), check)

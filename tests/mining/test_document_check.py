@@ -20,7 +20,7 @@ import pytest
 from dlm_core import hookimpl
 from dlm_core.context import PluginContext
 from dlm_core.metrics.db import MetricsDB
-from dlm_core.mining.guard import DocumentCheck
+from dlm_core.mining.guard import DocumentCheck, JudgeAgreement
 from dlm_core.mining.prompts import reference_answers
 from dlm_core.mining.run import MineOptions, mine_document
 from dlm_core.mining.selection import Candidate, MinedPair, Skip, SkipReason
@@ -163,7 +163,7 @@ def test_the_fallback_pair_clears_the_threshold_and_is_not_already_present() -> 
         def score(self, prompt: str, candidates: list[str]) -> list[float]:
             return [{"wrong": 0.0, "right": 3.0, "wordy": 1.0}[c] for c in candidates]
 
-    check = DocumentCheck(Fixed())
+    check = DocumentCheck((JudgeAgreement(Fixed()),))
     wrong, right, wordy = Candidate("wrong", 9.0), Candidate("right", 5.0), Candidate("wordy", 1.0)
     best = MinedPair("q", wrong, wordy)
     assert check.choose(best, [wrong, right, wordy], threshold=1.0) == MinedPair("q", right, wordy)
@@ -206,7 +206,7 @@ def test_the_check_compares_the_two_answers_of_a_pair() -> None:
         def score(self, prompt: str, candidates: list[str]) -> list[float]:
             return [{"agrees": 2.0, "contradicts": -1.0, "also agrees": 2.0}[c] for c in candidates]
 
-    check = DocumentCheck(Fixed())
+    check = DocumentCheck((JudgeAgreement(Fixed()),))
     bad = MinedPair("q", Candidate("contradicts", 5.0), Candidate("agrees", 1.0))
     good = MinedPair("q", Candidate("agrees", 5.0), Candidate("contradicts", 1.0))
     tie = MinedPair("q", Candidate("agrees", 5.0), Candidate("also agrees", 1.0))

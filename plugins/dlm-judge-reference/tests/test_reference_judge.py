@@ -193,10 +193,12 @@ def test_on_the_real_base_every_agreeing_answer_beats_every_contradicting_one(
 def test_on_the_real_base_the_document_check_skips_the_pairs_of_issue_15(
     host: PluginHost, reference_context: ContextFactory, default_base: Path
 ) -> None:
-    from dlm_core.mining.guard import DocumentCheck
+    from dlm_core.mining.guard import DocumentCheck, JudgeAgreement
     from dlm_core.mining.selection import Candidate, MinedPair, Skip, SkipReason
 
-    check = DocumentCheck(host.judge("reference", reference_context(default_base)))
+    check = DocumentCheck(
+        (JudgeAgreement(host.judge("reference", reference_context(default_base))),)
+    )
     contradicting = [
         (
             "How long should a code review take?",
