@@ -44,13 +44,17 @@ def test_two_rounds_with_defaults_improve_on_sft_and_leave_the_best_current(
     first = rounds[0]
     assert (first["parent"], first["version"]) == (1, 2)
     assert first["pairs"] >= 4
+    for number, done in enumerate(rounds, 1):
+        check = done["verdict"] or {}
+        print(
+            f"\nloop round {number}: {done['pairs']} pairs, v{done['version']:04d} vs "
+            f"v{done['parent']:04d} won {check.get('win_rate', float('nan')):.2f} (95% CI "
+            f"{check.get('ci_low', float('nan')):.2f}-{check.get('ci_high', float('nan')):.2f}), "
+            f"words {check.get('mean_words_parent', float('nan')):.1f} -> "
+            f"{check.get('mean_words_new', float('nan')):.1f}"
+        )
+    print(f"stopped: {loop['stopped']}; best v{loop['best_version']:04d}")
     verdict = first["verdict"]
-    print(
-        f"\nloop round 1: {first['pairs']} pairs, v0002 vs v0001 won {verdict['win_rate']:.2f} "
-        f"(95% CI {verdict['ci_low']:.2f}-{verdict['ci_high']:.2f}; {verdict['wins']}/"
-        f"{verdict['losses']}/{verdict['ties']}), words {verdict['mean_words_parent']:.1f} -> "
-        f"{verdict['mean_words_new']:.1f}; stopped: {loop['stopped']}"
-    )
     assert verdict["prompts"] == 8 and verdict["comparisons"] == 64  # 8 answers a prompt: auto
     assert verdict["win_rate"] > 0.5
     assert verdict["mean_words_new"] < verdict["mean_words_parent"]
