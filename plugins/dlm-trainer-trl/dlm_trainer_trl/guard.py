@@ -14,7 +14,11 @@ same pairs each time). When a pass's average falls below ``-tolerance`` it stops
 phase (``guard: stop``, the default) and puts back the adapter's weights as
 they were at the end of the last pass still within the tolerance (the
 overshoot can happen within one pass: the steps that caused it are not
-kept), or only reports it (``guard: warn``);
+kept). Where the signal starts at zero (DPO against the adapter the phase
+starts from), the start itself is within the tolerance: a first pass that
+already overshoots gives back the starting adapter, so the new version is
+its parent unchanged and says so, never an adapter past the tolerance.
+``guard: warn`` only reports it;
 ``guard: off`` turns it off. Either way :meth:`ChosenGuard.report` goes into
 ``TrainResult.extra``: numbers for the metrics run and a note the phase
 summary prints.
@@ -110,6 +114,13 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
     kept_step: int | None = None
     rolled_back_to: int | None = None
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # A signal that starts at zero is within the tolerance at step 0: the start is a
+        # state to go back to. A relative one (ORPO, DPO against the base) has no start
+        # value until its first pass, whose end is the first state kept.
+        if self.settings.mode == "stop" and not self.relative:
+            self._keep(kwargs.get("model"), 0)
+
     def _pass_mean(self, index: int) -> float:
         chunk = self.values[index * self.window : (index + 1) * self.window]
         return sum(chunk) / len(chunk)
@@ -200,7 +211,14 @@ class ChosenGuard(TrainerCallback):  # type: ignore[misc]
             if len(self.margins) > 1
             else ""
         )
-        if self.settings.mode == "stop" and self.rolled_back_to is not None:
+        if self.settings.mode == "stop" and self.rolled_back_to == 0:
+            note = (
+                f"stopped at step {self.tripped_at} of {total_steps}: {lost}{margin} (tolerance "
+                f"{self.settings.tolerance:g}) within the first pass, the classic DPO overshoot; "
+                "kept the adapter the phase started from, so this version answers as its parent; "
+                "lower learning_rate or raise beta, or mine pairs that differ more"
+            )
+        elif self.settings.mode == "stop" and self.rolled_back_to is not None:
             when = (
                 f"at the last step ({self.tripped_at})"
                 if self.tripped_at >= total_steps

@@ -84,6 +84,35 @@ def test_a_stopped_phase_gets_back_the_weights_of_the_last_pass_within_the_toler
     assert "kept the adapter as it was at step 3, the end of the last pass" in report["notes"][0]
 
 
+def test_a_first_pass_that_overshoots_gives_back_the_adapter_the_phase_started_from() -> None:
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    guard, state = dpo_guard(), TrainerState()
+    guard.on_train_begin(None, state, TrainerControl(), model=model)
+    # the first pass (3 steps) already averages -0.2 nats/token: over the tolerance
+    for step, entry in enumerate(dpo_logs([-0.1, -0.2, -0.3]), start=1):
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        state.global_step = step
+        guard.on_log(None, state, TrainerControl(), logs={"loss": 0.5, **entry}, model=model)
+    assert model.weight.tolist() == [[0.0, 0.0]]
+    report = guard.report(total_steps=20)
+    assert (report["guard_step"], report["guard_kept_step"]) == (3, 0)
+    assert "kept the adapter the phase started from" in report["notes"][0]
+
+
+def test_a_relative_signal_has_no_start_to_go_back_to() -> None:
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    guard = ChosenGuard(signal=orpo_signal, window=2, relative=True)
+    guard.on_train_begin(None, TrainerState(), TrainerControl(), model=model)
+    assert guard.kept is None  # its start is the first pass's mean, known only after it
+
+
 def test_a_guard_tripped_by_the_last_step_says_so_instead_of_stopped() -> None:
     guard = dpo_guard()
     stopped = replay(guard, dpo_logs([0.0, -0.03, -0.03, -0.1, -0.12, -0.14]))
