@@ -34,10 +34,10 @@ from cattrs.gen import make_dict_structure_fn
 DEFAULT_BASE_MODEL = "smollm2-135m"
 ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # whole value: fullmatch (a `$` lets "\n" through)
 MAX_SEED = 2**32 - 1
-DEFAULT_LOSS_TYPE = "sigmoid,sft"
-"""``training.preference.loss_type`` when a document does not write one (see PreferenceConfig)."""
 """The largest seed every library takes: numpy's generator (via transformers'
 set_seed) refuses more, and negative ones; SQLite and torch take all of these."""
+DEFAULT_LOSS_TYPE = "sigmoid,sft"
+"""``training.preference.loss_type`` when a document does not write one (see PreferenceConfig)."""
 
 
 class FieldError(ValueError):

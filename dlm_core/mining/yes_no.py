@@ -32,8 +32,9 @@ _FIRST_WORD = re.compile(r"[a-z']+")
 
 def polarity(text: str) -> int:
     """+1 when ``text`` opens with yes, -1 with no, 0 otherwise (quotes, emphasis and case aside)."""
-    match = _FIRST_WORD.search(text.lower().replace("\u2019", "'"))
-    if match is None or text.lower()[: match.start()].strip(" \t\n*_\"'`-#>.(") != "":
+    lowered = text.lower().replace("\u2019", "'")
+    match = _FIRST_WORD.search(lowered)
+    if match is None or lowered[: match.start()].strip(" \t\n*_\"'`-#>.(") != "":
         return 0
     word = match.group()
     return 1 if word in YES else -1 if word in NO else 0
