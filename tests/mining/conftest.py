@@ -83,11 +83,18 @@ def mining_host(dlm_host: PluginHost, sampler: ScriptedSampler, judge: TerseJudg
     return dlm_host
 
 
-@pytest.fixture
-def trained_doc(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> Path:
+def first_adapter(path: Path, host: PluginHost, home: Path, extra: str = "") -> Path:
+    """``path`` with ``extra`` appended, then one SFT step: a real v0001 to mine from."""
+    if extra:
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
     train_document(
-        Workspace(dlm_home, mining_host, say=lambda m: None),
-        tiny_doc,
+        Workspace(home, host, say=lambda m: None),
+        path,
         TrainOptions(phase="sft", progress=False, max_steps=1),
     )
-    return tiny_doc
+    return path
+
+
+@pytest.fixture
+def trained_doc(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> Path:
+    return first_adapter(tiny_doc, mining_host, dlm_home)

@@ -26,6 +26,8 @@ from dlm_core.testing import LoopTrainer, loop_trainer_plugin
 from dlm_core.training.phases import TrainOptions, train_document
 from dlm_core.workspace import Workspace
 
+from .conftest import first_adapter
+
 HELD_OUT = ["Write a one-line note for a removed flag.", "How long is an intro?"]
 EVAL = "\n::eval::\n### Q\n" + "\n\n### Q\n".join(HELD_OUT) + "\n"
 
@@ -94,13 +96,7 @@ def host(dlm_host: PluginHost, judge: TerseJudge) -> PluginHost:
 
 @pytest.fixture
 def doc(tiny_doc: Path, host: PluginHost, dlm_home: Path) -> Path:
-    tiny_doc.write_text(tiny_doc.read_text(encoding="utf-8") + EVAL, encoding="utf-8")
-    train_document(
-        Workspace(dlm_home, host, say=lambda m: None),
-        tiny_doc,
-        TrainOptions(phase="sft", progress=False, max_steps=1),
-    )
-    return tiny_doc
+    return first_adapter(tiny_doc, host, dlm_home, EVAL)
 
 
 def looped(doc: Path, host: PluginHost, home: Path, rounds: int, said: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -190,11 +186,7 @@ def test_ctrl_c_keeps_the_finished_rounds_and_leaves_the_best_current(
 
 
 def test_the_loop_needs_held_out_prompts(tiny_doc: Path, host: PluginHost, dlm_home: Path) -> None:
-    train_document(
-        Workspace(dlm_home, host, say=lambda m: None),
-        tiny_doc,
-        TrainOptions(phase="sft", progress=False, max_steps=1),
-    )
+    first_adapter(tiny_doc, host, dlm_home)
     with pytest.raises(DlmError, match="no ::eval:: prompts"):
         looped(tiny_doc, host, dlm_home, rounds=1)
 

@@ -13,13 +13,11 @@ from pathlib import Path
 import pytest
 
 from dlm_core.metrics.db import MetricsDB
-from dlm_core.mining.run import MineOptions, mine_document
 from dlm_core.mining.yes_no import YesNoAgreement, polarity
 from dlm_core.plugins import PluginHost
-from dlm_core.training.phases import TrainOptions, train_document
-from dlm_core.workspace import Workspace
 
-from .test_mine_run import Q1, store_of
+from .conftest import first_adapter
+from .test_mine_run import Q1, mine, store_of
 
 Q3 = "Can a change merge without a review?"
 YES_NO_RECORD = f"""
@@ -67,18 +65,7 @@ def test_a_question_the_document_does_not_answer_yes_or_no_never_fails() -> None
 
 @pytest.fixture
 def yes_no_doc(tiny_doc: Path, mining_host: PluginHost, dlm_home: Path) -> Path:
-    tiny_doc.write_text(tiny_doc.read_text(encoding="utf-8") + YES_NO_RECORD, encoding="utf-8")
-    train_document(
-        Workspace(dlm_home, mining_host, say=lambda m: None),
-        tiny_doc,
-        TrainOptions(phase="sft", progress=False, max_steps=1),
-    )
-    return tiny_doc
-
-
-def mine(path: Path, host: PluginHost, home: Path, **kwargs: object):  # type: ignore[no-untyped-def]
-    options = MineOptions(sampler="scripted", judge="terse", progress=False, **kwargs)  # type: ignore[arg-type]
-    return mine_document(Workspace(home, host, say=lambda m: None), path, options)
+    return first_adapter(tiny_doc, mining_host, dlm_home, YES_NO_RECORD)
 
 
 def test_the_chosen_yes_against_the_documents_no_gives_way_to_the_next_best_pair(
