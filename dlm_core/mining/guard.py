@@ -37,7 +37,6 @@ from typing import Protocol
 import attrs
 
 from dlm_core.context import PluginContext
-from dlm_core.mining.prompts import reference_answers
 from dlm_core.mining.scoring import checked_scores
 from dlm_core.mining.selection import (
     Candidate,
@@ -160,6 +159,7 @@ def document_check(
     host: PluginHost,
     context: PluginContext,
     judge: str,
+    answers: dict[str, list[str]],
     *,
     yes_no: bool,
     reference: bool,
@@ -167,12 +167,14 @@ def document_check(
 ) -> DocumentCheck | None:
     """The check for a mine run with ``--judge judge``, or None when nothing is left to check.
 
+    ``answers`` are the document's answers by question (:func:`~dlm_core.mining.prompts.reference_answers`).
+
     The ``reference`` agreement is left out when it is the mining judge itself
     (redundant) or not installed (mining then says so once).
     """
     agreements: list[Agreement] = []
     if yes_no:
-        agreements.append(YesNoAgreement(reference_answers(context.document)))
+        agreements.append(YesNoAgreement(answers))
     if reference and split_selector(judge)[0] != CHECK_JUDGE:
         if CHECK_JUDGE in host.specs(JudgeSpec):
             agreements.append(JudgeAgreement(host.judge(CHECK_JUDGE, context)))

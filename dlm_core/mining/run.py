@@ -140,15 +140,17 @@ def mine(run: DocumentRun, options: MineOptions) -> MineOutcome:
         document_check=options.check_document and options.pairs == "judged",
         yes_no_check=options.check_yes_no and options.pairs == "judged",
     )
+    answers = reference_answers(run.document)
     check = document_check(
         run.workspace.host,
         context,
         options.judge,
+        answers,
         yes_no=config.yes_no_check,
         reference=config.document_check,
         say=run.say,
     )
-    pairing = Pairing(options.pairs, threshold, reference_answers(run.document), check)
+    pairing = Pairing(options.pairs, threshold, answers, check)
     with run.recorded(
         "mine",
         seed=options.seed,
